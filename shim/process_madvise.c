@@ -1,1 +1,116 @@
-/* placeholder */
+/* process_madvise(2) (Linux 5.10): emulated only for the calling process's own
+ * pidfd, when the kernel lacks the syscall; anything else goes to the kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#ifndef UIO_MAXIOV
+#define UIO_MAXIOV 1024
+#endif
+
+enum { PM_UNKNOWN, PM_NATIVE, PM_ABSENT };
+static _Atomic int pm_state;
+
+/* The pid a pidfd refers to, from its fdinfo: 0 with *pid, or -EBADF when fd
+ * is not an open pidfd. */
+static int pidfd_pid(int pidfd, long *pid)
+{
+	struct msgbuf path = { .len = 0 };
+	msg_str(&path, "/proc/self/fdinfo/");
+	msg_num(&path, pidfd);
+	path.buf[path.len < sizeof path.buf ? path.len : sizeof path.buf - 1] = 0;
+	if (pidfd < 0)
+		return -EBADF;
+	int fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -EBADF;
+	char buf[512];
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof buf - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -EBADF;
+	buf[n] = 0;
+	const char *p = strstr(buf, "\nPid:\t");
+	if (!p)
+		return -EBADF;
+	p += 6;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	long v = 0;
+	while (*p >= '0' && *p <= '9')
+		v = v * 10 + (*p++ - '0');
+	*pid = neg ? -v : v;
+	return 0;
+}
+
+/* Linux's vector_madvise: each range in turn; the bytes done if any, else
+ * the error that stopped it. */
+static long emulate_self(const struct iovec *iov, size_t vlen, int advice)
+{
+	size_t done = 0;
+	for (size_t i = 0; i < vlen; i++) {
+		long r = shim_madvise((uintptr_t)iov[i].iov_base, iov[i].iov_len, advice);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += iov[i].iov_len;
+	}
+	return (long)done;
+}
+
+static long emulate_process_madvise(int pidfd, const struct iovec *iov, size_t vlen,
+				    int advice, unsigned int flags)
+{
+	if (flags != 0)
+		return -EINVAL;
+	if (vlen > UIO_MAXIOV)
+		return -EINVAL;
+	size_t total = 0;
+	for (size_t i = 0; i < vlen; i++) {
+		if ((ssize_t)iov[i].iov_len < 0 || total + iov[i].iov_len < total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	long pid;
+	int e = pidfd_pid(pidfd, &pid);
+	if (e)
+		return e;
+	if (pid <= 0)
+		return -ESRCH;
+	if (pid != getpid())
+		return -ENOSYS; /* another process: nothing the shim can do */
+	return emulate_self(iov, vlen, advice);
+}
+
+SHIM_EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t vlen,
+				    int advice, unsigned int flags)
+{
+	int saved = errno;
+	long r;
+	int st = atomic_load_explicit(&pm_state, memory_order_relaxed);
+	if (st != PM_ABSENT || shim_mode == MODE_OFF) {
+		r = real_process_madvise(pidfd, iov, vlen, advice, flags);
+		if (r != -ENOSYS || shim_mode == MODE_OFF) {
+			if (st == PM_UNKNOWN)
+				atomic_store_explicit(&pm_state, PM_NATIVE, memory_order_relaxed);
+			goto out;
+		}
+		atomic_store_explicit(&pm_state, PM_ABSENT, memory_order_relaxed);
+	}
+	r = emulate_process_madvise(pidfd, iov, vlen, advice, flags);
+out:
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	errno = saved;
+	return r;
+}

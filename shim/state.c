@@ -1,1 +1,116 @@
-/* placeholder */
+/* What the kernel supports, learnt per advice value and cached atomically.
+ *
+ * A value goes UNKNOWN -> NATIVE or MISSING once and never back, so a relaxed
+ * load is enough on the hot path; racing threads that both learn reach the
+ * same answer.  A call known to fail is never issued again. */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "shim.h"
+
+#define EMULATION_SLOT(n, v, a, b, c, cls, emu) [v] = EMU_##emu + 1,
+const unsigned char shim_emulation[ADVICE_SLOTS] = {
+	MADVISE_ADVICE_TABLE(EMULATION_SLOT)
+};
+
+#define CHECK_SLOT(n, v, a, b, c, cls, emu) \
+	_Static_assert((v) >= 0 && (v) < ADVICE_SLOTS, "MADV_" #n " beyond ADVICE_SLOTS");
+MADVISE_ADVICE_TABLE(CHECK_SLOT)
+
+_Atomic unsigned char shim_state[ADVICE_SLOTS];
+static _Atomic bool syscall_absent;
+
+bool state_syscall_absent(void)
+{
+	return atomic_load_explicit(&syscall_absent, memory_order_relaxed);
+}
+
+static void set_state(int advice, enum advice_state st)
+{
+	atomic_store_explicit(&shim_state[advice], (unsigned char)st,
+			      memory_order_relaxed);
+}
+
+/* Values outside the table and those never emulated always go to the kernel;
+ * marking them NATIVE keeps them on the hot path. */
+static bool cacheable(int advice)
+{
+	int emu = advice_emulation(advice);
+	return emu >= 0 && emu != EMU_NEVER;
+}
+
+void state_apply_mode(void)
+{
+	for (int a = 0; a < ADVICE_SLOTS; a++) {
+		int emu = advice_emulation(a);
+		if (!cacheable(a) || shim_mode == MODE_OFF)
+			set_state(a, ST_NATIVE);
+		else if (shim_mode == MODE_EMULATE && emu != EMU_NONE)
+			set_state(a, ST_FORCED);
+	}
+}
+
+/* ENOSYS: the kernel was built without the madvise family.  Values already
+ * seen to work keep working (a seccomp policy may deny only some). */
+static void mark_syscall_absent(void)
+{
+	atomic_store_explicit(&syscall_absent, true, memory_order_relaxed);
+	for (int a = 0; a < ADVICE_SLOTS; a++) {
+		unsigned char expected = ST_UNKNOWN;
+		if (cacheable(a))
+			atomic_compare_exchange_strong(&shim_state[a], &expected,
+						       ST_MISSING_ENOSYS);
+	}
+}
+
+/* A mapping on which a kernel that has the advice accepts it. */
+static long probe_advice(int advice)
+{
+	size_t page = shim_page_size();
+	size_t len = page;
+	size_t map_len = page;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	if (advice == MADV_REMOVE)
+		flags = MAP_SHARED | MAP_ANONYMOUS;
+	if (advice == MADV_COLLAPSE) {
+		/* collapse wants a whole PMD-aligned huge page range */
+		len = 2u << 20;
+		map_len = 2 * len;
+	}
+	char *p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return 0; /* cannot tell: trust the kernel's EINVAL */
+	uintptr_t start = ((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1);
+	long r = real_madvise(start, len, advice);
+	munmap(p, map_len);
+	return r;
+}
+
+enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
+			      size_t len)
+{
+	enum advice_state st = ST_NATIVE;
+	if (kernel_result == -ENOSYS) {
+		mark_syscall_absent();
+		return atomic_load(&shim_state[advice]);
+	}
+	if (kernel_result == -EINVAL) {
+		/* Bad arguments make any kernel say EINVAL: only a well-formed
+		 * call can reveal a missing advice, and the probe confirms. */
+		size_t page = shim_page_size();
+		if (start & (page - 1) || len == 0 || start + len < start)
+			return ST_NATIVE;
+		long p = probe_advice(advice);
+		if (p == -EINVAL)
+			st = ST_MISSING_EINVAL;
+		else if (p == -ENOSYS) {
+			mark_syscall_absent();
+			return atomic_load(&shim_state[advice]);
+		}
+	}
+	unsigned char expected = ST_UNKNOWN;
+	if (!atomic_compare_exchange_strong(&shim_state[advice], &expected,
+					    (unsigned char)st))
+		return (enum advice_state)expected;
+	return st;
+}

@@ -1,0 +1,42 @@
+/* The mlock family, watched but not changed: once a process locks memory,
+ * madvise emulation must look for locked mappings (MADV_DONTNEED fails with
+ * EINVAL there, and the mremap it would use clears the lock). */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+SHIM_EXPORT int mlock(const void *addr, size_t len)
+{
+	static void *_Atomic cache;
+	emulate_note_locking();
+	int (*next)(const void *, size_t) =
+		(int (*)(const void *, size_t))real_next("mlock", &cache);
+	return next ? next(addr, len) : (int)syscall(SYS_mlock, addr, len);
+}
+
+SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	static void *_Atomic cache;
+	emulate_note_locking();
+	int (*next)(const void *, size_t, unsigned int) =
+		(int (*)(const void *, size_t, unsigned int))real_next("mlock2", &cache);
+	if (next)
+		return next(addr, len, flags);
+#ifdef SYS_mlock2
+	return (int)syscall(SYS_mlock2, addr, len, flags);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+SHIM_EXPORT int mlockall(int flags)
+{
+	static void *_Atomic cache;
+	emulate_note_locking();
+	int (*next)(int) = (int (*)(int))real_next("mlockall", &cache);
+	return next ? next(flags) : (int)syscall(SYS_mlockall, flags);
+}

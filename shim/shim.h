@@ -1,0 +1,109 @@
+/* Internal interfaces of the shim.  Everything here is hidden: the library is
+ * built with -fvisibility=hidden and only the names marked SHIM_EXPORT (and
+ * listed in libmadvise-shim.map) leave it. */
+#ifndef MADVISE_SHIM_H
+#define MADVISE_SHIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "advice_table.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* An emulation routine returns 0 or -errno, or SHIM_PASS when it cannot
+ * emulate faithfully: the caller then gives the kernel's own answer. */
+#define SHIM_PASS 1
+
+/* ---- configuration (config.c) ---- */
+enum shim_mode { MODE_AUTO, MODE_EMULATE, MODE_OFF };
+enum shim_lookup { LOOKUP_AUTO, LOOKUP_PROCMAP, LOOKUP_MAPS };
+extern enum shim_mode shim_mode;
+extern enum shim_lookup shim_lookup;
+
+/* ---- support state per advice value (state.c) ---- */
+enum advice_state {
+	ST_UNKNOWN = 0,     /* not called yet: try the kernel */
+	ST_NATIVE,          /* the kernel has it: pass through */
+	ST_FORCED,          /* MODE_EMULATE: emulate, kernel where we cannot */
+	ST_MISSING_EINVAL,  /* the kernel lacks this advice (older kernel) */
+	ST_MISSING_ENOSYS,  /* the kernel lacks the madvise syscall */
+};
+extern _Atomic unsigned char shim_state[ADVICE_SLOTS];
+/* emulation kind + 1 per advice value, 0 for values not in the table */
+extern const unsigned char shim_emulation[ADVICE_SLOTS];
+
+static inline int advice_emulation(int advice)
+{
+	if ((unsigned)advice >= ADVICE_SLOTS || !shim_emulation[advice])
+		return -1;
+	return shim_emulation[advice] - 1;
+}
+
+void state_apply_mode(void);
+enum advice_state state_learn(int advice, long kernel_result,
+			      uintptr_t start, size_t len);
+bool state_syscall_absent(void);
+
+/* ---- calls to the next definition or the kernel (real.c) ----
+ * All return 0 (or a count) or -errno and never touch errno. */
+long real_madvise(uintptr_t start, size_t len, int advice);
+long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,
+			  unsigned int flags);
+/* The next definition of a libc function, or NULL when there is none or a
+ * resolution is under way (dlsym may call malloc, which may call madvise):
+ * the caller then makes the raw syscall. */
+void *real_next(const char *name, void *_Atomic *cache);
+/* direct entry for the hot path: sets errno like libc's madvise */
+extern int (*_Atomic real_madvise_fn)(void *, size_t, int);
+
+/* ---- the madvise semantics (emulate.c) ---- */
+long shim_madvise(uintptr_t start, size_t len, int advice);
+long emulate_madvise(uintptr_t start, size_t len, int advice,
+		     enum advice_state st);
+void emulate_note_locking(void);
+
+/* ---- finding mappings (mapinfo.c) ---- */
+enum vma_kind { VMA_ANON, VMA_FILE, VMA_SPECIAL, VMA_PFNMAP };
+struct vma {
+	uintptr_t start, end;
+	uint64_t offset, inode;
+	unsigned dev_major, dev_minor;
+	int prot;
+	bool shared;
+	enum vma_kind kind;
+	bool flags_known;       /* the booleans below come from smaps VmFlags */
+	bool locked, noreserve, growsdown;
+};
+/* visit gets each VMA overlapping [start, end) in address order and the part
+ * of it inside the range; a nonzero return stops the walk and is returned. */
+typedef long (*vma_visit_fn)(const struct vma *v, uintptr_t from, uintptr_t to,
+			     void *arg);
+#define VMA_NEED_FLAGS 1
+long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
+	      void *arg);
+void mapinfo_after_fork_child(void);
+
+/* ---- messages (msg.c) ---- */
+struct msgbuf {
+	char buf[256];
+	size_t len;
+};
+void msg_str(struct msgbuf *m, const char *s);
+void msg_num(struct msgbuf *m, long long v);
+void msg_hex(struct msgbuf *m, unsigned long long v);
+void msg_write(int fd, const struct msgbuf *m);
+
+/* getauxval needs no syscall and works before any constructor has run. */
+#include <sys/auxv.h>
+static inline size_t shim_page_size(void)
+{
+	return (size_t)getauxval(AT_PAGESZ);
+}
+
+#endif
