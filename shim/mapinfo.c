@@ -107,27 +107,30 @@ static int procmap_query(uintptr_t addr, struct vma *v)
 	int fd = maps_fd_get(false);
 	if (fd < 0)
 		return fd;
-	for (int attempt = 0;; attempt++) {
+	bool with_name = true, reopened = false;
+	for (;;) {
 		memset(&q, 0, sizeof q);
 		q.size = sizeof q;
 		q.query_flags = SHIM_PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
 		q.query_addr = addr;
-		if (attempt == 0) {
+		if (with_name) {
 			q.vma_name_addr = (uintptr_t)name;
 			q.vma_name_size = sizeof name;
 		}
 		if (ioctl(fd, SHIM_PROCMAP_QUERY, &q) == 0)
 			break;
 		int e = errno;
-		if (e == ENAMETOOLONG && attempt == 0)
-			continue; /* a long file path, or a long anon name */
-		if ((e == EBADF || e == ENOTTY) && attempt < 2 &&
+		if (e == ENAMETOOLONG && with_name) {
+			with_name = false; /* a long file path, or a long anon name */
+			continue;
+		}
+		if ((e == EBADF || e == ENOTTY) && !reopened &&
 		    atomic_load(&procmap_state) == PROCMAP_WORKS) {
 			/* our descriptor was closed under us */
+			reopened = true;
 			fd = maps_fd_get(true);
 			if (fd < 0)
 				return fd;
-			attempt = -1;
 			continue;
 		}
 		return -e;

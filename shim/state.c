@@ -31,21 +31,23 @@ static void set_state(int advice, enum advice_state st)
 			      memory_order_relaxed);
 }
 
-/* Values outside the table and those never emulated always go to the kernel;
- * marking them NATIVE keeps them on the hot path. */
+/* Values in the table whose support is learnt and cached. */
 static bool cacheable(int advice)
 {
 	int emu = advice_emulation(advice);
 	return emu >= 0 && emu != EMU_NEVER;
 }
 
+/* NATIVE puts a value on the hot path.  Values never emulated always go to
+ * the kernel; values outside the table stay on the slow path, which answers
+ * EINVAL for them once the syscall is known to be absent. */
 void state_apply_mode(void)
 {
 	for (int a = 0; a < ADVICE_SLOTS; a++) {
 		int emu = advice_emulation(a);
-		if (!cacheable(a) || shim_mode == MODE_OFF)
+		if (shim_mode == MODE_OFF || emu == EMU_NEVER)
 			set_state(a, ST_NATIVE);
-		else if (shim_mode == MODE_EMULATE && emu != EMU_NONE)
+		else if (shim_mode == MODE_EMULATE && emu >= 0 && emu != EMU_NONE)
 			set_state(a, ST_FORCED);
 	}
 }

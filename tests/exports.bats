@@ -1,0 +1,33 @@
+#!/usr/bin/env bats
+# The library exports exactly the interposed entry points and uses nothing
+# that could allocate, buffer or read the environment per call.
+
+setup() {
+	bats_load_library bats-support
+	bats_load_library bats-assert
+	command -v nm >/dev/null || skip "nm (binutils) is not installed"
+}
+
+@test "only the interposed symbols are exported" {
+	run sh -c "nm -D --defined-only '$MADVISE_SHIM_LIB' | awk '\$2 ~ /^[TWDBVi]\$/ {print \$3}' | sed 's/@.*//' | sort | tr '\n' ' '"
+	assert_success
+	assert_output "madvise mlock mlock2 mlockall posix_fadvise posix_fadvise64 posix_madvise process_madvise "
+}
+
+@test "the version script hides internal functions" {
+	run sh -c "nm -D '$MADVISE_SHIM_LIB' | grep -E ' (shim_madvise|emulate_madvise|vma_walk|real_next|state_learn)\$'"
+	assert_failure
+}
+
+@test "no allocator, stdio or getenv is linked in" {
+	run sh -c "nm -D --undefined-only '$MADVISE_SHIM_LIB' | awk '{print \$2}' | sed 's/@.*//'"
+	assert_success
+	refute_line --regexp '^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|strdup|fopen|fprintf|printf|snprintf|sprintf|puts|fputs|getenv)$'
+	# and it really does read its configuration through secure_getenv
+	assert_line secure_getenv
+}
+
+@test "posix_fadvise keeps its own name next to posix_fadvise64" {
+	run sh -c "nm -D --defined-only '$MADVISE_SHIM_LIB' | grep -c -E ' posix_fadvise(64)?\$'"
+	assert_output 2
+}
