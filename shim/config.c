@@ -66,5 +66,6 @@ __attribute__((constructor)) static void shim_init(void)
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
 		read_option(&options[i]);
 	state_apply_mode();
+	real_resolve();
 	pthread_atfork(NULL, NULL, atfork_child);
 }

@@ -39,18 +39,34 @@ static int raw_madvise(void *addr, size_t len, int advice)
 static int madvise_trampoline(void *addr, size_t len, int advice);
 int (*_Atomic real_madvise_fn)(void *, size_t, int) = madvise_trampoline;
 
+static void *_Atomic madvise_cache;
+
 static int madvise_trampoline(void *addr, size_t len, int advice)
 {
-	static void *_Atomic cache;
+	void *_Atomic *cache = &madvise_cache;
 	int (*next)(void *, size_t, int) = (int (*)(void *, size_t, int))
-		real_next("madvise", &cache);
+		real_next("madvise", cache);
 	if (!next)
 		/* resolution in flight, or no next madvise: raw, and only cache
 		 * the raw function once the lookup is known to have failed */
 		next = raw_madvise;
-	if (atomic_load_explicit(&cache, memory_order_acquire))
+	if (atomic_load_explicit(cache, memory_order_acquire))
 		atomic_store_explicit(&real_madvise_fn, next, memory_order_release);
 	return next(addr, len, advice);
+}
+
+/* From the constructor: resolve before any signal handler can be the first
+ * caller (dlsym is not async-signal-safe). */
+void real_resolve(void)
+{
+	if (atomic_load_explicit(&real_madvise_fn, memory_order_acquire) ==
+	    madvise_trampoline) {
+		void *next = real_next("madvise", &madvise_cache);
+		if (next)
+			atomic_store_explicit(&real_madvise_fn,
+					      (int (*)(void *, size_t, int))next,
+					      memory_order_release);
+	}
 }
 
 long real_madvise(uintptr_t start, size_t len, int advice)

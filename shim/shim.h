@@ -59,6 +59,7 @@ long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,
  * resolution is under way (dlsym may call malloc, which may call madvise):
  * the caller then makes the raw syscall. */
 void *real_next(const char *name, void *_Atomic *cache);
+void real_resolve(void);
 /* direct entry for the hot path: sets errno like libc's madvise */
 extern int (*_Atomic real_madvise_fn)(void *, size_t, int);
 
