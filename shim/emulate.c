@@ -273,7 +273,7 @@ long shim_madvise(uintptr_t start, size_t len, int advice)
 	if (st == ST_UNKNOWN) {
 		long r = real_madvise(start, len, advice);
 		st = state_learn(advice, r, start, len);
-		if (st == ST_NATIVE)
+		if (st == ST_NATIVE || st == ST_UNKNOWN)
 			return r;
 	}
 	if (st == ST_NATIVE)

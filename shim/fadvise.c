@@ -47,9 +47,7 @@ static int emulate_fadvise(int fd, off64_t offset, off64_t len, int advice)
 		return EINVAL;
 	if (advice == POSIX_FADV_WILLNEED && S_ISREG(st.st_mode) && offset >= 0) {
 		off64_t n = len ? len : (st.st_size > offset ? st.st_size - offset : 0);
-		int saved = errno;
 		readahead(fd, offset, (size_t)n);
-		errno = saved;
 	}
 	return 0;
 }
@@ -90,7 +88,10 @@ static int shim_fadvise(int fd, off64_t offset, off64_t len, int advice)
 		}
 		atomic_store_explicit(&fa_state, FA_ABSENT, memory_order_relaxed);
 	}
-	return emulate_fadvise(fd, offset, len, advice);
+	int saved = errno;
+	int r = emulate_fadvise(fd, offset, len, advice);
+	errno = saved;
+	return r;
 }
 
 SHIM_EXPORT int posix_fadvise(int fd, off_t offset, off_t len, int advice)

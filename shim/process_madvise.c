@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -66,6 +67,30 @@ static long emulate_self(const struct iovec *iov, size_t vlen, int advice)
 	return (long)done;
 }
 
+static long visit_readable(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
+{
+	(void)from, (void)to, (void)arg;
+	return (v->prot & PROT_READ) ? 0 : -EFAULT;
+}
+
+/* The kernel copies the vector and answers EFAULT where it cannot; the shim
+ * must not fault instead, so it checks the mappings first. */
+static long check_vector(const struct iovec *iov, size_t vlen)
+{
+	if (vlen == 0)
+		return 0;
+	uintptr_t start = (uintptr_t)iov;
+	uintptr_t end = start + vlen * sizeof *iov;
+	if (end < start)
+		return -EFAULT;
+	size_t page = shim_page_size();
+	long r = vma_walk(start & ~(page - 1), (end + page - 1) & ~(page - 1), 0,
+			  visit_readable, NULL);
+	if (r == -ENOMEM)
+		return -EFAULT;
+	return r == SHIM_PASS ? -ENOSYS : r;
+}
+
 static long emulate_process_madvise(int pidfd, const struct iovec *iov, size_t vlen,
 				    int advice, unsigned int flags)
 {
@@ -73,6 +98,9 @@ static long emulate_process_madvise(int pidfd, const struct iovec *iov, size_t v
 		return -EINVAL;
 	if (vlen > UIO_MAXIOV)
 		return -EINVAL;
+	long c = check_vector(iov, vlen);
+	if (c)
+		return c;
 	size_t total = 0;
 	for (size_t i = 0; i < vlen; i++) {
 		if ((ssize_t)iov[i].iov_len < 0 || total + iov[i].iov_len < total)

@@ -34,6 +34,8 @@ SHIM_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 {
 	if (advice == POSIX_MADV_DONTNEED)
 		return 0;
+	int saved = errno;
 	long r = shim_madvise((uintptr_t)addr, len, advice);
+	errno = saved;
 	return r < 0 ? (int)-r : 0;
 }

@@ -88,6 +88,8 @@ static long probe_advice(int advice)
 	return r;
 }
 
+/* What a kernel answer tells about an advice value: NATIVE (pass the answer
+ * on), MISSING_* (emulate) or UNKNOWN (nothing learnt: pass the answer on). */
 enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 			      size_t len)
 {
@@ -98,10 +100,12 @@ enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 	}
 	if (kernel_result == -EINVAL) {
 		/* Bad arguments make any kernel say EINVAL: only a well-formed
-		 * call can reveal a missing advice, and the probe confirms. */
+		 * call (an empty one included) can reveal a missing advice, and
+		 * the probe confirms.  A malformed one leaves the state alone. */
 		size_t page = shim_page_size();
-		if (start & (page - 1) || len == 0 || start + len < start)
-			return ST_NATIVE;
+		size_t rounded = (len + page - 1) & ~(page - 1);
+		if (start & (page - 1) || (len && !rounded) || start + rounded < start)
+			return ST_UNKNOWN;
 		long p = probe_advice(advice);
 		if (p == -EINVAL)
 			st = ST_MISSING_EINVAL;

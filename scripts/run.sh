@@ -1,0 +1,172 @@
+#!/bin/sh
+# run.sh: build madvise-shim and run its demo or its test suite, installing
+# missing Debian packages first when run as root.
+#
+#   scripts/run.sh demo   build, then madvise-demo on a simulated kernel without
+#                         madvise: without the shim, then with it
+#   scripts/run.sh test   build with gcc and clang, then meson test
+#
+# POSIX sh.  Every command that changes something is printed before it runs.
+
+set -eu
+
+me=run.sh
+
+usage() {
+	cat <<EOF
+usage: scripts/run.sh demo|test
+       scripts/run.sh --help
+
+  demo  build in build/, then run madvise-demo under madvise-sim (a simulated
+        kernel without madvise), first without and then with madvise-shim;
+        exits with the status of the second run (0: memory was returned)
+  test  build in build/ with the default compiler and in build-clang/ with
+        clang (compile only), both with -Dwerror=true, then run
+        meson test -C build; exits with its status
+
+Missing Debian packages are installed with apt-get when run as root; otherwise
+they are listed and the script exits with status 1.  Usage errors exit with 2.
+EOF
+}
+
+say() {
+	printf '%s: %s\n' "$me" "$*"
+}
+
+# Prints a command, then runs it.
+run() {
+	printf '+ %s\n' "$*"
+	"$@"
+}
+
+usage_error() {
+	printf '%s: %s (usage: scripts/run.sh demo|test|--help)\n' "$me" "$1" >&2
+	exit 2
+}
+
+case $# in
+0) usage_error "missing action: demo or test" ;;
+1) ;;
+*) usage_error "expected one action, got $#: $*" ;;
+esac
+case $1 in
+-h | --help)
+	usage
+	exit 0
+	;;
+demo | test)
+	action=$1
+	;;
+-*)
+	usage_error "unknown option '$1'"
+	;;
+*)
+	usage_error "unknown action '$1' (accepted: demo, test)"
+	;;
+esac
+
+# The repository root is the parent of this script's directory.
+case $0 in
+*/*) here=${0%/*} ;;
+*) here=. ;;
+esac
+root=$(CDPATH='' cd -- "$here/.." && pwd -P)
+cd "$root"
+say "in $root"
+
+# --- (a) packages ---------------------------------------------------------------
+
+packages="gcc clang meson ninja-build pkg-config libseccomp-dev libc6-dev bats bats-assert bats-support strace"
+if [ "$action" = test ] && ! command -v node >/dev/null 2>&1; then
+	packages="$packages nodejs"
+fi
+
+missing=
+if command -v dpkg-query >/dev/null 2>&1; then
+	for pkg in $packages; do
+		# shellcheck disable=SC2016 # ${Status} is dpkg-query's, not ours
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) || status=
+		if [ "$status" != "install ok installed" ]; then
+			missing="${missing:+$missing }$pkg"
+		fi
+	done
+else
+	say "no dpkg-query: not a Debian system, so not checking packages ($packages)"
+fi
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		say "installing missing packages: $missing"
+		DEBIAN_FRONTEND=noninteractive
+		export DEBIAN_FRONTEND
+		run apt-get update
+		# shellcheck disable=SC2086 # one argument per package
+		run apt-get install -y --no-install-recommends $missing
+	else
+		say "missing Debian packages: $missing" >&2
+		if [ "$(id -u)" -eq 0 ]; then
+			say "apt-get was not found; install them by other means and run again" >&2
+		else
+			say "run as root to have them installed, or install them with:" >&2
+			say "  sudo apt-get install --no-install-recommends $missing" >&2
+		fi
+		exit 1
+	fi
+else
+	say "all needed packages are installed"
+fi
+
+# --- (b) build ------------------------------------------------------------------
+
+configured() {
+	[ -f "$1/meson-private/coredata.dat" ]
+}
+
+build_dir() {  # build_dir DIR
+	if configured "$1"; then
+		run meson setup --reconfigure "$1" -Dwerror=true
+	else
+		run meson setup "$1" -Dwerror=true
+	fi
+	run meson compile -C "$1"
+}
+
+build_dir build
+
+# --- (c) the action ---------------------------------------------------------------
+
+if [ "$action" = demo ]; then
+	sim=build/tools/madvise-sim
+	demo=build/tools/madvise-demo
+	shim=build/scripts/madvise-shim
+
+	echo
+	echo "== madvise-demo on a simulated kernel without madvise, no shim =="
+	status=0
+	run "$sim" -- "$demo" || status=$?
+	say "exit status $status"
+
+	echo
+	echo "== madvise-demo on a simulated kernel without madvise, with madvise-shim =="
+	status=0
+	run "$sim" -- "$shim" -- "$demo" || status=$?
+	say "exit status $status"
+	exit "$status"
+fi
+
+# test: a clang build proves the code compiles without warnings there too.
+if configured build-clang &&
+	meson introspect --compilers build-clang 2>/dev/null | grep -q '"id": *"clang"'; then
+	run meson setup --reconfigure build-clang -Dwerror=true
+elif configured build-clang; then
+	say "build-clang/ was configured with another compiler: wiping it"
+	run env CC=clang meson setup --wipe build-clang -Dwerror=true
+else
+	run env CC=clang meson setup build-clang -Dwerror=true
+fi
+run meson compile -C build-clang
+
+status=0
+run meson test -C build --print-errorlogs || status=$?
+say "meson test exit status $status"
+exit "$status"

@@ -1,0 +1,1281 @@
+/* madvise-scenario: behaviour checks for madvise, posix_madvise,
+ * process_madvise and posix_fadvise, one subcommand per scenario.
+ *
+ * Each subcommand prints an "ok ..." line per check that held and a FAIL line
+ * on stderr, saying what was expected and what happened, per check that did
+ * not; it ends with "passed: SUBCOMMAND (N checks)" and exit status 0, or
+ * exit status 1.  Exit status 2 means the scenario could not be set up.
+ *
+ * The same binary runs on the native kernel (the oracle) and under
+ * madvise-sim with the shim preloaded; where the kernel allows a choice
+ * (MADV_FREE may keep the old contents until memory pressure) the native run
+ * accepts either, and --must-zero / --must-drop demand what an emulation
+ * promises.
+ *
+ * Page contents are reported one letter per page:
+ *   o  the original test pattern    f  the backing file's bytes
+ *   z  all zero                     x  anything else
+ * and expectations use the same letters plus '?' for "o or z" and '-' for
+ * a page that is not mapped (not looked at).
+ *
+ * Mappings that need unmapped neighbours are placed far from where
+ * mmap(NULL, ...) allocates, so a probe mapping made by the shim can never
+ * fill a hole a scenario relies on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "advice_table.h"
+
+#define SENTINEL_ERRNO 12345
+
+static size_t pg;
+static const char *subcmd = "?";
+static int passed, failed;
+static bool must_zero, must_drop, valid_first;
+
+/* ---- reporting ------------------------------------------------------- */
+
+static const char *ename(int e)
+{
+	static char buf[4][32];
+	static int slot;
+	if (e == 0)
+		return "0";
+	if (e == SENTINEL_ERRNO)
+		return "sentinel";
+	const char *n = strerrorname_np(e);
+	if (n)
+		return n;
+	slot = (slot + 1) % 4;
+	snprintf(buf[slot], sizeof buf[slot], "E%d", e);
+	return buf[slot];
+}
+
+static void __attribute__((format(printf, 2, 3)))
+check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (ok) {
+		fputs("ok ", stdout);
+		vprintf(fmt, ap);
+		putchar('\n');
+		passed++;
+	} else {
+		fflush(stdout);
+		fprintf(stderr, "FAIL %s: ", subcmd);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		failed++;
+	}
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 1, 2))) note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("note ", stdout);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+setup_failed(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fflush(stdout);
+	fprintf(stderr, "madvise-scenario %s: setup: ", subcmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (%s)\n", strerror(errno));
+	va_end(ap);
+	exit(2);
+}
+
+/* A call that should return ret_want and, on -1, set errno to err_want. */
+static void expect_call(const char *what, long ret, int err, long ret_want,
+			int err_want)
+{
+	bool ok = ret == ret_want && (ret_want != -1 || err == err_want);
+	if (ret_want == -1)
+		check(ok, "%s: %s-1 %s", what, ok ? "" : "expected ",
+		      ename(err_want));
+	else
+		check(ok, "%s: %s%ld", what, ok ? "" : "expected ", ret_want);
+	if (!ok)
+		fprintf(stderr, "     got %ld, errno %s\n", ret, ename(err));
+}
+
+/* The same for calls that return an error number (posix_*). */
+static void expect_errnum(const char *what, int got, int want)
+{
+	check(got == want, "%s: %s%s", what, got == want ? "" : "expected ",
+	      ename(want));
+	if (got != want)
+		fprintf(stderr, "     got %s\n", ename(got));
+}
+
+/* ---- memory helpers -------------------------------------------------- */
+
+static unsigned char orig_byte(size_t page) { return (unsigned char)('A' + page % 26); }
+static unsigned char file_byte(size_t page) { return (unsigned char)('a' + page % 26); }
+
+static void fill(char *p, size_t first, size_t n)
+{
+	for (size_t i = first; i < first + n; i++)
+		memset(p + i * pg, orig_byte(i), pg);
+}
+
+static bool page_all(const char *p, unsigned char c)
+{
+	for (size_t i = 0; i < pg; i++)
+		if ((unsigned char)p[i] != c)
+			return false;
+	return true;
+}
+
+/* The letter for page number idx of a mapping, found at q. */
+static char page_letter(const char *q, size_t idx)
+{
+	return page_all(q, 0) ? 'z' : page_all(q, orig_byte(idx)) ? 'o'
+	     : page_all(q, file_byte(idx)) ? 'f' : 'x';
+}
+
+/* One letter per page; the caller makes sure the pages are readable. */
+static void states(const char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = page_letter(p + i * pg, i);
+	out[n] = '\0';
+}
+
+/* Long letter strings are shown run-length encoded: "o259 z3 o762". */
+static const char *show(const char *letters, char *buf, size_t size)
+{
+	size_t n = strlen(letters);
+	if (n <= 32) {
+		snprintf(buf, size, "%s", letters);
+		return buf;
+	}
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < size;) {
+		size_t j = i;
+		while (j < n && letters[j] == letters[i])
+			j++;
+		int w = snprintf(buf + used, size - used, "%s%c%zu",
+				 used ? " " : "", letters[i], j - i);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+		i = j;
+	}
+	return buf;
+}
+
+static bool states_match(const char *got, const char *want)
+{
+	for (; *want; got++, want++) {
+		if (*want == '-')
+			continue;
+		if (*want == '?' ? (*got != 'o' && *got != 'z') : *got != *want)
+			return false;
+	}
+	return *got == '\0';
+}
+
+/* Checks the letters of the pages of the mapping at p, one per letter of
+ * want; a '-' in want skips a page (a hole).  Returns the letters found. */
+static const char *expect_states(const char *what, const char *p, const char *want)
+{
+	static char got[4096];
+	size_t n = strlen(want);
+	for (size_t i = 0; i < n && i < sizeof got - 1; i++)
+		got[i] = want[i] == '-' ? '-' : page_letter(p + i * pg, i);
+	got[n] = '\0';
+	bool ok = states_match(got, want);
+	char buf[512];
+	check(ok, "%s: pages %s", what, show(ok ? got : want, buf, sizeof buf));
+	if (!ok)
+		fprintf(stderr, "     pages are %s (o original, f file, z zero, "
+			"x other, ? o-or-z, - hole)\n", show(got, buf, sizeof buf));
+	return got;
+}
+
+/* Mappings that need holes around them come from an area far below where
+ * mmap(NULL, ...) puts things, so that nothing mapped later (by libc or the
+ * shim's own scratch mappings) can land in a hole a scenario relies on. */
+static uintptr_t arena_next = 0x200000000000ULL;
+
+static char *map_fixed_or_any(size_t npages, int prot, int flags, int fd, off_t off)
+{
+	size_t len = npages * pg;
+	void *p = mmap((void *)arena_next, len, prot, flags | MAP_FIXED_NOREPLACE,
+		       fd, off);
+	if (p == MAP_FAILED)
+		p = mmap(NULL, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		setup_failed("mmap %zu pages", npages);
+	/* 1 GiB apart, so every area starts on a huge-page boundary. */
+	arena_next += ((len >> 30) + 2) << 30;
+	return p;
+}
+
+static char *map_anon(size_t npages)
+{
+	char *p = map_fixed_or_any(npages, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fill(p, 0, npages);
+	return p;
+}
+
+static int make_file(size_t npages)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/madvise-scenario.XXXXXX",
+		 dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		setup_failed("mkstemp %s", path);
+	unlink(path);
+	char *buf = malloc(pg);
+	if (!buf)
+		setup_failed("malloc");
+	for (size_t i = 0; i < npages; i++) {
+		memset(buf, file_byte(i), pg);
+		if (write(fd, buf, pg) != (ssize_t)pg)
+			setup_failed("write");
+	}
+	free(buf);
+	return fd;
+}
+
+static unsigned char file_at(int fd, size_t page)
+{
+	unsigned char c = 0;
+	if (pread(fd, &c, 1, (off_t)(page * pg)) != 1)
+		setup_failed("pread");
+	return c;
+}
+
+/* ---- /proc helpers --------------------------------------------------- */
+
+/* The perms column of /proc/self/maps for the mapping holding addr. */
+static const char *maps_perms(const void *addr)
+{
+	static char perms[8];
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		setup_failed("open /proc/self/maps");
+	char *line = NULL;
+	size_t cap = 0;
+	strcpy(perms, "none");
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long lo, hi;
+		char p[8];
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, p) != 3)
+			continue;
+		if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			snprintf(perms, sizeof perms, "%s", p);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return perms;
+}
+
+/* Whether the VmFlags of the mapping holding addr include flag. */
+static bool smaps_has_flag(const void *addr, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		setup_failed("open /proc/self/smaps");
+	char *line = NULL;
+	size_t cap = 0;
+	bool in = false, found = false;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long lo, hi;
+		char dash;
+		if (sscanf(line, "%lx%c%lx ", &lo, &dash, &hi) == 3 && dash == '-') {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			for (char *t = strtok(line + 8, " \n"); t; t = strtok(NULL, " \n"))
+				if (!strcmp(t, flag))
+					found = true;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static long status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		setup_failed("open /proc/self/status");
+	char line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			kb = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	if (kb < 0)
+		setup_failed("no %s in /proc/self/status", field);
+	return kb;
+}
+
+static size_t resident_pages(void *p, size_t npages)
+{
+	unsigned char *vec = malloc(npages);
+	if (!vec)
+		setup_failed("malloc");
+	if (mincore(p, npages * pg, vec))
+		setup_failed("mincore");
+	size_t n = 0;
+	for (size_t i = 0; i < npages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+/* Touch addr in a child; returns a description of how the child ended:
+ * "SIGSEGV", "no fault", ... */
+static const char *child_access(volatile char *addr, bool write)
+{
+	static char how[64];
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		setup_failed("fork");
+	if (pid == 0) {
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		if (write)
+			*addr = 1;
+		else
+			(void)*addr;
+		_exit(0);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		setup_failed("waitpid");
+	if (WIFSIGNALED(st))
+		snprintf(how, sizeof how, "%s", sigabbrev_np(WTERMSIG(st)) ?
+			 sigabbrev_np(WTERMSIG(st)) : "signal");
+	else if (WEXITSTATUS(st) == 0)
+		snprintf(how, sizeof how, "no fault");
+	else
+		snprintf(how, sizeof how, "exit %d", WEXITSTATUS(st));
+	if (!strcmp(how, "SEGV"))
+		strcpy(how, "SIGSEGV");
+	return how;
+}
+
+static void expect_fault(const char *what, char *addr, bool write)
+{
+	const char *how = child_access(addr, write);
+	check(!strcmp(how, "SIGSEGV"), "%s: %s faults: %s", what,
+	      write ? "write" : "read", how);
+}
+
+/* ---- advice names ---------------------------------------------------- */
+
+static int advice_value(const char *name)
+{
+	for (size_t i = 0; i < ADVICE_COUNT; i++)
+		if (!strcasecmp(name, advice_table[i].name))
+			return advice_table[i].value;
+	fprintf(stderr, "madvise-scenario: unknown advice '%s'\n", name);
+	exit(2);
+}
+
+static const struct advice_info *advice_by_value(int v)
+{
+	for (size_t i = 0; i < ADVICE_COUNT; i++)
+		if (advice_table[i].value == v)
+			return &advice_table[i];
+	return NULL;
+}
+
+/* What an advice leaves in private anonymous memory it applied to: 'z' for
+ * DONTNEED, '?' for FREE (the kernel frees lazily; 'z' with --must-zero),
+ * 'o' for the rest. */
+static char leaves(int advice)
+{
+	if (advice == MADV_DONTNEED)
+		return 'z';
+	if (advice == MADV_FREE)
+		return must_zero ? 'z' : '?';
+	return 'o';
+}
+
+static int madv(void *addr, size_t len, int advice, int *err)
+{
+	errno = 0;
+	int r = madvise(addr, len, advice);
+	*err = errno;
+	return r;
+}
+
+/* ---- scenarios ------------------------------------------------------- */
+
+static void sc_zero(int advice, const char *name)
+{
+	char what[128], want[16];
+	int err;
+	char *p = map_anon(8);
+	int r = madv(p + 2 * pg, 4 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(pages 2-5 of 8, %s)", name);
+	expect_call(what, r, err, 0, 0);
+	char l = leaves(advice);
+	snprintf(want, sizeof want, "oo%c%c%c%coo", l, l, l, l);
+	expect_states("contents after it, neighbours untouched", p, want);
+
+	/* The range is still ordinary memory afterwards. */
+	memset(p + 3 * pg, 'Q', pg);
+	check(page_all(p + 3 * pg, 'Q'), "page 3 is writable and keeps what is written");
+
+	/* A range inside a transparent huge page: 3 pages in the middle of the
+	 * first 2 MiB of a 4 MiB 2 MiB-aligned region. */
+	size_t n = (4u << 20) / pg, first = (1u << 20) / pg + 1;
+	char *h = map_anon(n);
+	r = madv(h + first * pg, 3 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(3 pages inside a huge page, %s)", name);
+	expect_call(what, r, err, 0, 0);
+	char *w = malloc(n + 1);
+	if (!w)
+		setup_failed("malloc");
+	for (size_t i = 0; i < n; i++)
+		w[i] = (i >= first && i < first + 3) ? l : 'o';
+	w[n] = '\0';
+	expect_states("4 MiB region: only those 3 pages changed", h, w);
+	free(w);
+}
+
+static void sc_rss(int advice, const char *name)
+{
+	const size_t mib = 256, npages = (mib << 20) / pg;
+	char what[128];
+	char *p = map_fixed_or_any(npages, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (size_t i = 0; i < npages; i++)
+		p[i * pg] = 1;
+	size_t res0 = resident_pages(p, npages);
+	long anon0 = status_kb("RssAnon");
+	check(res0 * pg >= ((mib - 8) << 20), "before: %zu MiB of %zu MiB resident "
+	      "(expected at least %zu)", res0 * pg >> 20, mib, mib - 8);
+
+	int err;
+	int r = madv(p, npages * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(256 MiB, %s)", name);
+	expect_call(what, r, err, 0, 0);
+
+	size_t res1 = resident_pages(p, npages);
+	long anon1 = status_kb("RssAnon");
+	long drop_mib = (anon0 - anon1) / 1024;
+	bool need = advice == MADV_DONTNEED || must_drop;
+	if (need) {
+		check(res1 * pg < (8u << 20), "after: resident part %zu KiB "
+		      "(expected below 8 MiB)", res1 * pg >> 10);
+		check(drop_mib >= (long)mib - 8, "RssAnon dropped by %ld MiB "
+		      "(expected at least %zu; %ld -> %ld kB)", drop_mib, mib - 8,
+		      anon0, anon1);
+	} else {
+		note("after %s: resident %zu MiB, RssAnon dropped %ld MiB "
+		     "(not required: freed lazily)", name, res1 * pg >> 20, drop_mib);
+	}
+	/* Contents, read after measuring: reading maps the zero page. */
+	size_t bad = 0;
+	char l = leaves(advice);
+	for (size_t i = 0; i < npages; i++)
+		if (!(p[i * pg] == 0 || (l == '?' && p[i * pg] == 1)))
+			bad++;
+	check(bad == 0, "every page reads %s (%zu do not)",
+	      l == 'z' ? "zero" : "zero or its old byte", bad);
+	munmap(p, npages * pg);
+}
+
+static void sc_prot(const char *mode, int advice, const char *name)
+{
+	char what[128], want[8];
+	int err;
+	char l = leaves(advice);
+	if (!strcmp(mode, "none")) {
+		char *p = map_anon(4);
+		if (mprotect(p, 4 * pg, PROT_NONE))
+			setup_failed("mprotect");
+		int r = madv(p, 4 * pg, advice, &err);
+		snprintf(what, sizeof what, "madvise(PROT_NONE range, %s)", name);
+		expect_call(what, r, err, 0, 0);
+		const char *perm = maps_perms(p);
+		check(!strcmp(perm, "---p"), "first page still ---p: %s", perm);
+		perm = maps_perms(p + 3 * pg);
+		check(!strcmp(perm, "---p"), "last page still ---p: %s", perm);
+		expect_fault("PROT_NONE page 0", p, false);
+		expect_fault("PROT_NONE page 3", p + 3 * pg, false);
+		if (mprotect(p, 4 * pg, PROT_READ))
+			setup_failed("mprotect");
+		snprintf(want, sizeof want, "%c%c%c%c", l, l, l, l);
+		expect_states("contents once made readable", p, want);
+	} else if (!strcmp(mode, "read")) {
+		char *p = map_anon(4);
+		if (mprotect(p, 4 * pg, PROT_READ))
+			setup_failed("mprotect");
+		int r = madv(p, 4 * pg, advice, &err);
+		snprintf(what, sizeof what, "madvise(PROT_READ range, %s)", name);
+		expect_call(what, r, err, 0, 0);
+		const char *perm = maps_perms(p);
+		check(!strcmp(perm, "r--p"), "first page still r--p: %s", perm);
+		perm = maps_perms(p + 3 * pg);
+		check(!strcmp(perm, "r--p"), "last page still r--p: %s", perm);
+		snprintf(want, sizeof want, "%c%c%c%c", l, l, l, l);
+		expect_states("contents", p, want);
+		expect_fault("read-only page 0", p, true);
+		expect_fault("read-only page 2", p + 2 * pg, true);
+	} else if (!strcmp(mode, "mixed")) {
+		/* One mapping, four protections: rw, none, r, rx. */
+		char *p = map_anon(4);
+		if (mprotect(p + pg, pg, PROT_NONE) ||
+		    mprotect(p + 2 * pg, pg, PROT_READ) ||
+		    mprotect(p + 3 * pg, pg, PROT_READ | PROT_EXEC))
+			setup_failed("mprotect");
+		int r = madv(p, 4 * pg, advice, &err);
+		snprintf(what, sizeof what, "madvise(rw|none|r|rx pages, %s)", name);
+		expect_call(what, r, err, 0, 0);
+		static const char *const perms[] = { "rw-p", "---p", "r--p", "r-xp" };
+		for (int i = 0; i < 4; i++) {
+			const char *perm = maps_perms(p + i * pg);
+			check(!strcmp(perm, perms[i]), "page %d still %s: %s", i,
+			      perms[i], perm);
+		}
+		expect_fault("page 1 (PROT_NONE)", p + pg, false);
+		expect_fault("page 2 (PROT_READ)", p + 2 * pg, true);
+		expect_fault("page 3 (PROT_READ|PROT_EXEC)", p + 3 * pg, true);
+		if (mprotect(p + pg, pg, PROT_READ))
+			setup_failed("mprotect");
+		snprintf(want, sizeof want, "%c%c%c%c", l, l, l, l);
+		expect_states("contents", p, want);
+		p[0] = 'W';
+		check(p[0] == 'W', "page 0 still writable");
+	} else {
+		fprintf(stderr, "madvise-scenario prot: none, read or mixed\n");
+		exit(2);
+	}
+}
+
+static void sc_shared(const char *kind)
+{
+	int err, r;
+	if (!strcmp(kind, "anon")) {
+		char *p = map_fixed_or_any(4, PROT_READ | PROT_WRITE,
+					   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		fill(p, 0, 4);
+		r = madv(p, 4 * pg, MADV_DONTNEED, &err);
+		expect_call("madvise(shared anonymous, DONTNEED)", r, err, 0, 0);
+		expect_states("contents kept", p, "oooo");
+		r = madv(p, 4 * pg, MADV_FREE, &err);
+		expect_call("madvise(shared anonymous, FREE)", r, err, -1, EINVAL);
+		expect_states("contents kept", p, "oooo");
+		/* Still shared: a child's write shows here. */
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			memset(p + 2 * pg, 'S', pg);
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		check(page_all(p + 2 * pg, 'S'), "still shared with a child after "
+		      "DONTNEED: its write is seen");
+	} else if (!strcmp(kind, "file")) {
+		int fd = make_file(4);
+		char *p = map_fixed_or_any(4, PROT_READ | PROT_WRITE, MAP_SHARED,
+					   fd, 0);
+		fill(p, 1, 1);
+		fill(p, 3, 1);
+		r = madv(p, 4 * pg, MADV_DONTNEED, &err);
+		expect_call("madvise(shared file mapping, DONTNEED)", r, err, 0, 0);
+		expect_states("contents kept, written pages too", p, "fofo");
+		check(file_at(fd, 1) == orig_byte(1), "the file holds what was "
+		      "written through the mapping");
+		r = madv(p, 4 * pg, MADV_FREE, &err);
+		expect_call("madvise(shared file mapping, FREE)", r, err, -1, EINVAL);
+		expect_states("contents kept", p, "fofo");
+		memset(p, 'W', pg);
+		check(file_at(fd, 0) == 'W', "still shared with the file: a write "
+		      "through the mapping reaches it");
+		close(fd);
+	} else {
+		fprintf(stderr, "madvise-scenario shared: anon or file\n");
+		exit(2);
+	}
+}
+
+static void sc_privfile(void)
+{
+	int err;
+	int fd = make_file(4);
+	char *p = map_fixed_or_any(4, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	fill(p, 1, 2);  /* pages 1 and 2 become private copies */
+	expect_states("before: copies written", p, "foof");
+	int r = madv(p, 4 * pg, MADV_DONTNEED, &err);
+	char got[8];
+	states(p, 4, got);
+	if (r == 0) {
+		check(true, "madvise(private file mapping with copied pages, "
+		      "DONTNEED): 0");
+		check(!strcmp(got, "ffff"), "success: every page reads the file "
+		      "again: %s", got);
+	} else {
+		note("madvise(private file mapping, DONTNEED) failed: %s", ename(err));
+		bool none_zero = strchr(got, 'z') == NULL && strchr(got, 'x') == NULL;
+		check(none_zero && got[0] == 'f' && got[3] == 'f',
+		      "failure: no page zeroed: %s", got);
+	}
+	check(file_at(fd, 1) == file_byte(1) && file_at(fd, 2) == file_byte(2),
+	      "the file never saw the private copies");
+
+	fill(p, 1, 1);
+	r = madv(p, 4 * pg, MADV_FREE, &err);
+	expect_call("madvise(private file mapping, FREE)", r, err, -1, EINVAL);
+	expect_states("contents kept", p, "fo-f");
+
+	/* A read-only private file mapping never written: the same rule (it
+	 * may have been writable once, so it can hold private copies). */
+	char *q = map_fixed_or_any(4, PROT_READ, MAP_PRIVATE, fd, 0);
+	r = madv(q, 4 * pg, MADV_DONTNEED, &err);
+	if (r != 0)
+		note("madvise(read-only private file mapping, DONTNEED) failed: %s",
+		     ename(err));
+	else
+		check(true, "madvise(read-only private file mapping, DONTNEED): 0");
+	expect_states("reads the file", q, "ffff");
+	close(fd);
+}
+
+static void sc_hole(int advice, const char *name)
+{
+	char what[128], want[8];
+	int err, r;
+	char l = leaves(advice);
+
+	/* anon, anon, hole, anon, anon */
+	char *p = map_anon(5);
+	if (munmap(p + 2 * pg, pg))
+		setup_failed("munmap");
+	r = madv(p, 5 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(2 pages, hole, 2 pages, %s)", name);
+	expect_call(what, r, err, -1, ENOMEM);
+	snprintf(want, sizeof want, "%c%c-%c%c", l, l, l, l);
+	expect_states("applied to the mapped parts", p, want);
+
+	/* hole, anon, anon, anon */
+	char *q = map_anon(4);
+	if (munmap(q, pg))
+		setup_failed("munmap");
+	fill(q, 1, 3);
+	r = madv(q, 4 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(starting in a hole, %s)", name);
+	expect_call(what, r, err, -1, ENOMEM);
+	snprintf(want, sizeof want, "-%c%c%c", l, l, l);
+	expect_states("applied to the mapped part", q, want);
+
+	r = madv(p + 2 * pg, pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(only the hole, %s)", name);
+	expect_call(what, r, err, -1, ENOMEM);
+
+	/* Past the end of q: nothing is mapped after it in its area. */
+	fill(q, 3, 1);
+	r = madv(q + 3 * pg, 3 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(last page and beyond, %s)", name);
+	expect_call(what, r, err, -1, ENOMEM);
+	snprintf(want, sizeof want, "---%c", l);
+	expect_states("applied to the last page", q, want);
+}
+
+static void sc_locked(void)
+{
+	int err, r;
+	char *p = map_anon(4);
+	if (mlock(p, 4 * pg))
+		setup_failed("mlock");
+	long lck0 = status_kb("VmLck");
+	check(smaps_has_flag(p, "lo"), "mlocked range has VmFlags lo");
+
+	r = madv(p, 4 * pg, MADV_DONTNEED, &err);
+	expect_call("madvise(mlocked, DONTNEED)", r, err, -1, EINVAL);
+	expect_states("contents kept", p, "oooo");
+	check(smaps_has_flag(p, "lo") && smaps_has_flag(p + 3 * pg, "lo"),
+	      "still locked (VmFlags lo)");
+	long lck1 = status_kb("VmLck");
+	check(lck1 == lck0, "VmLck unchanged: %ld kB", lck1);
+	check(resident_pages(p, 4) == 4, "all 4 pages still resident");
+
+	r = madv(p, 4 * pg, MADV_FREE, &err);
+	expect_call("madvise(mlocked, FREE)", r, err, -1, EINVAL);
+	expect_states("contents kept", p, "oooo");
+	check(status_kb("VmLck") == lck0, "VmLck unchanged after FREE");
+
+	/* locked, locked, unlocked, unlocked: the kernel stops at the first
+	 * VMA and touches nothing. */
+	char *q = map_anon(4);
+	if (mlock(q, 2 * pg))
+		setup_failed("mlock");
+	r = madv(q, 4 * pg, MADV_DONTNEED, &err);
+	expect_call("madvise(locked then unlocked, DONTNEED)", r, err, -1, EINVAL);
+	expect_states("nothing discarded", q, "oooo");
+	check(smaps_has_flag(q, "lo") && !smaps_has_flag(q + 2 * pg, "lo"),
+	      "lock state as before");
+
+	/* unlocked, unlocked, locked, locked: the kernel discards the unlocked
+	 * part before it meets the locked VMA; either is accepted there. */
+	char *s = map_anon(4);
+	if (mlock(s + 2 * pg, 2 * pg))
+		setup_failed("mlock");
+	r = madv(s, 4 * pg, MADV_DONTNEED, &err);
+	expect_call("madvise(unlocked then locked, DONTNEED)", r, err, -1, EINVAL);
+	const char *got = expect_states("locked part kept", s, "??oo");
+	note("unlocked part after the failed call (kernel: zz): %.2s", got);
+	check(smaps_has_flag(s + 2 * pg, "lo"), "locked part still locked");
+}
+
+static void sc_errno_kept(void)
+{
+	char *p = map_anon(4);
+	char *sh = map_fixed_or_any(1, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *hole = map_anon(1);
+	munmap(hole, pg);
+	static const int ok_advice[] = {
+		MADV_DONTNEED, MADV_FREE, MADV_WILLNEED, MADV_NORMAL,
+		MADV_RANDOM, MADV_SEQUENTIAL, MADV_COLD, MADV_PAGEOUT,
+		MADV_DONTDUMP, MADV_DODUMP, MADV_NOHUGEPAGE,
+	};
+	for (size_t i = 0; i < sizeof ok_advice / sizeof ok_advice[0]; i++) {
+		errno = SENTINEL_ERRNO;
+		int r = madvise(p, 4 * pg, ok_advice[i]);
+		int e = errno;
+		check(r == 0 && e == SENTINEL_ERRNO, "madvise %s succeeds, errno "
+		      "kept: ret %d errno %s", advice_by_value(ok_advice[i])->name,
+		      r, ename(e));
+	}
+	static const struct {
+		const char *what;
+		int off, advice, err;
+		bool shared, unmapped;
+	} bad[] = {
+		{ "unaligned start", 1, MADV_DONTNEED, EINVAL, false, false },
+		{ "unknown advice 99", 0, 99, EINVAL, false, false },
+		{ "unmapped range", 0, MADV_DONTNEED, ENOMEM, false, true },
+		{ "FREE on shared", 0, MADV_FREE, EINVAL, true, false },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *a = bad[i].unmapped ? hole : bad[i].shared ? sh : p;
+		errno = SENTINEL_ERRNO;
+		int r = madvise(a + bad[i].off, pg, bad[i].advice);
+		int e = errno;
+		check(r == -1 && e == bad[i].err, "madvise %s fails, errno is the "
+		      "error: ret %d errno %s", bad[i].what, r, ename(e));
+	}
+
+	errno = SENTINEL_ERRNO;
+	int r = posix_madvise(p, pg, POSIX_MADV_WILLNEED);
+	int e = errno;
+	check(r == 0 && e == SENTINEL_ERRNO, "posix_madvise WILLNEED: ret %d, "
+	      "errno kept (%s)", r, ename(e));
+	errno = SENTINEL_ERRNO;
+	r = posix_madvise(p + 1, pg, POSIX_MADV_WILLNEED);
+	e = errno;
+	check(r == EINVAL && e == SENTINEL_ERRNO, "posix_madvise unaligned: "
+	      "returns %s, errno kept (%s)", ename(r), ename(e));
+
+	int fd = make_file(2);
+	errno = SENTINEL_ERRNO;
+	r = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	e = errno;
+	check(r == 0 && e == SENTINEL_ERRNO, "posix_fadvise SEQUENTIAL: ret %d, "
+	      "errno kept (%s)", r, ename(e));
+	errno = SENTINEL_ERRNO;
+	r = posix_fadvise(fd, 0, 0, 99);
+	e = errno;
+	check(r == EINVAL && e == SENTINEL_ERRNO, "posix_fadvise bad advice: "
+	      "returns %s, errno kept (%s)", ename(r), ename(e));
+	close(fd);
+
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		setup_failed("pidfd_open");
+	struct iovec iov = { p, 2 * pg };
+	errno = SENTINEL_ERRNO;
+	ssize_t n = process_madvise(pidfd, &iov, 1, MADV_COLD, 0);
+	e = errno;
+	check(n == (ssize_t)(2 * pg) && e == SENTINEL_ERRNO, "process_madvise "
+	      "COLD: ret %zd, errno kept (%s)", n, ename(e));
+	errno = SENTINEL_ERRNO;
+	n = process_madvise(pidfd, &iov, 1, MADV_COLD, 1);
+	e = errno;
+	check(n == -1 && e == EINVAL, "process_madvise flags 1: ret %zd errno %s",
+	      n, ename(e));
+	close(pidfd);
+}
+
+static void sc_posix_madvise(void)
+{
+	char *p = map_anon(4);
+	char *hole = map_anon(1);
+	munmap(hole, pg);
+	int saved;
+
+#define PM(what, call, want) do {                                            \
+		errno = SENTINEL_ERRNO;                                       \
+		int r_ = (call);                                              \
+		saved = errno;                                                \
+		expect_errnum("posix_madvise " what, r_, (want));             \
+		check(saved == SENTINEL_ERRNO, "posix_madvise " what          \
+		      ": errno %s%s", saved == SENTINEL_ERRNO ? "untouched" : \
+		      "changed to ", saved == SENTINEL_ERRNO ? "" : ename(saved)); \
+	} while (0)
+
+	PM("DONTNEED on written memory", posix_madvise(p, 4 * pg, POSIX_MADV_DONTNEED), 0);
+	expect_states("POSIX_MADV_DONTNEED kept the contents", p, "oooo");
+	PM("DONTNEED unaligned", posix_madvise(p + 1, pg, POSIX_MADV_DONTNEED), 0);
+	PM("DONTNEED unmapped", posix_madvise(hole, pg, POSIX_MADV_DONTNEED), 0);
+	expect_states("contents still kept", p, "oooo");
+	PM("NORMAL", posix_madvise(p, 4 * pg, POSIX_MADV_NORMAL), 0);
+	PM("RANDOM", posix_madvise(p, 4 * pg, POSIX_MADV_RANDOM), 0);
+	PM("SEQUENTIAL", posix_madvise(p, 4 * pg, POSIX_MADV_SEQUENTIAL), 0);
+	PM("WILLNEED", posix_madvise(p, 4 * pg, POSIX_MADV_WILLNEED), 0);
+	expect_states("hints kept the contents", p, "oooo");
+	PM("WILLNEED unaligned", posix_madvise(p + 1, pg, POSIX_MADV_WILLNEED), EINVAL);
+	PM("WILLNEED unmapped", posix_madvise(hole, pg, POSIX_MADV_WILLNEED), ENOMEM);
+	PM("bad advice 99", posix_madvise(p, pg, 99), EINVAL);
+	PM("bad advice -1", posix_madvise(p, pg, -1), EINVAL);
+#undef PM
+}
+
+static void sc_fadvise(void)
+{
+	int fd = make_file(8);
+	int pfd[2], sv[2];
+	if (pipe(pfd) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		setup_failed("pipe/socketpair");
+	int dir = open(getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR")
+		       : "/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int opath = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (dir < 0 || opath < 0 || null < 0)
+		setup_failed("open");
+	int closed = 900;
+	while (fcntl(closed, F_GETFD) != -1)
+		closed++;
+
+	static const struct { const char *name; int v; } hints[] = {
+		{ "NORMAL", POSIX_FADV_NORMAL }, { "RANDOM", POSIX_FADV_RANDOM },
+		{ "SEQUENTIAL", POSIX_FADV_SEQUENTIAL },
+		{ "WILLNEED", POSIX_FADV_WILLNEED },
+		{ "DONTNEED", POSIX_FADV_DONTNEED }, { "NOREUSE", POSIX_FADV_NOREUSE },
+	};
+	char what[128];
+	int e;
+#define FA(call, want) do {                                                  \
+		errno = SENTINEL_ERRNO;                                       \
+		int r_ = (call);                                              \
+		e = errno;                                                    \
+		expect_errnum(what, r_, (want));                              \
+		if (e != SENTINEL_ERRNO)                                      \
+			check(false, "%s: errno changed to %s", what, ename(e)); \
+	} while (0)
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		snprintf(what, sizeof what, "regular file, whole, %s", hints[i].name);
+		FA(posix_fadvise(fd, 0, 0, hints[i].v), 0);
+		snprintf(what, sizeof what, "regular file, 4096+8192, %s", hints[i].name);
+		FA(posix_fadvise(fd, 4096, 8192, hints[i].v), 0);
+		snprintf(what, sizeof what, "posix_fadvise64 regular file, %s", hints[i].name);
+		FA(posix_fadvise64(fd, 0, 0, hints[i].v), 0);
+	}
+	snprintf(what, sizeof what, "regular file, range past EOF, DONTNEED");
+	FA(posix_fadvise(fd, 1 << 30, 4096, POSIX_FADV_DONTNEED), 0);
+	snprintf(what, sizeof what, "regular file, negative offset, NORMAL");
+	FA(posix_fadvise(fd, -4096, 4096, POSIX_FADV_NORMAL), 0);
+	snprintf(what, sizeof what, "regular file, advice 99");
+	FA(posix_fadvise(fd, 0, 0, 99), EINVAL);
+	snprintf(what, sizeof what, "regular file, advice 6");
+	FA(posix_fadvise(fd, 0, 0, 6), EINVAL);
+	snprintf(what, sizeof what, "regular file, advice -1");
+	FA(posix_fadvise(fd, 0, 0, -1), EINVAL);
+	snprintf(what, sizeof what, "regular file, len -1");
+	FA(posix_fadvise(fd, 0, -1, POSIX_FADV_NORMAL), EINVAL);
+	snprintf(what, sizeof what, "regular file, len -4096, WILLNEED");
+	FA(posix_fadvise(fd, 4096, -4096, POSIX_FADV_WILLNEED), EINVAL);
+	snprintf(what, sizeof what, "posix_fadvise64 regular file, len -1");
+	FA(posix_fadvise64(fd, 0, -1, POSIX_FADV_NORMAL), EINVAL);
+	snprintf(what, sizeof what, "regular file, len -1 and advice 99");
+	FA(posix_fadvise(fd, 0, -1, 99), EINVAL);
+	snprintf(what, sizeof what, "closed fd");
+	FA(posix_fadvise(closed, 0, 0, POSIX_FADV_NORMAL), EBADF);
+	snprintf(what, sizeof what, "closed fd, advice 99");
+	FA(posix_fadvise(closed, 0, 0, 99), EBADF);
+	snprintf(what, sizeof what, "closed fd, len -1");
+	FA(posix_fadvise(closed, 0, -1, POSIX_FADV_NORMAL), EBADF);
+	snprintf(what, sizeof what, "fd -1");
+	FA(posix_fadvise(-1, 0, 0, POSIX_FADV_WILLNEED), EBADF);
+	snprintf(what, sizeof what, "O_PATH fd");
+	FA(posix_fadvise(opath, 0, 0, POSIX_FADV_NORMAL), EBADF);
+	snprintf(what, sizeof what, "pipe read end");
+	FA(posix_fadvise(pfd[0], 0, 0, POSIX_FADV_NORMAL), ESPIPE);
+	snprintf(what, sizeof what, "pipe write end, WILLNEED");
+	FA(posix_fadvise(pfd[1], 0, 0, POSIX_FADV_WILLNEED), ESPIPE);
+	snprintf(what, sizeof what, "pipe, advice 99");
+	FA(posix_fadvise(pfd[0], 0, 0, 99), ESPIPE);
+	snprintf(what, sizeof what, "pipe, len -1");
+	FA(posix_fadvise(pfd[0], 0, -1, POSIX_FADV_NORMAL), ESPIPE);
+	snprintf(what, sizeof what, "socket");
+	FA(posix_fadvise(sv[0], 0, 0, POSIX_FADV_NORMAL), 0);
+	snprintf(what, sizeof what, "directory, WILLNEED");
+	FA(posix_fadvise(dir, 0, 0, POSIX_FADV_WILLNEED), 0);
+	snprintf(what, sizeof what, "/dev/null");
+	FA(posix_fadvise(null, 0, 0, POSIX_FADV_NORMAL), 0);
+#undef FA
+	close(fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sv[0]);
+	close(sv[1]);
+	close(dir);
+	close(opath);
+	close(null);
+}
+
+static void sc_process_madvise(void)
+{
+	/* Area: a 2-page mapping, a hole, a 3-page mapping. */
+	char *p = map_anon(6);
+	if (munmap(p + 2 * pg, pg))
+		setup_failed("munmap");
+	char *a = p, *b = p + 3 * pg, *hole = p + 2 * pg;
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		setup_failed("pidfd_open");
+	int filefd = make_file(1);
+	int closed = 900;
+	while (fcntl(closed, F_GETFD) != -1)
+		closed++;
+
+	struct iovec two[2] = { { a, 2 * pg }, { b, 3 * pg } };
+	struct iovec second_hole[2] = { { a, 2 * pg }, { hole, pg } };
+	struct iovec first_hole[2] = { { hole, pg }, { b, 3 * pg } };
+	struct iovec first_unaligned[2] = { { a + 1, pg }, { b, pg } };
+	struct iovec second_unaligned[2] = { { a, pg }, { b + 1, pg } };
+	struct iovec empty_first[2] = { { a, 0 }, { b, 3 * pg } };
+	long total = (long)(5 * pg);
+	ssize_t n;
+	int e;
+#define PMV(what, fd, iov, cnt, adv, flags, want, werr) do {                 \
+		errno = 0;                                                    \
+		n = process_madvise((fd), (iov), (cnt), (adv), (flags));      \
+		e = errno;                                                    \
+		expect_call("process_madvise " what, n, e, (want), (werr));   \
+	} while (0)
+	PMV("COLD, 2 iovecs", pidfd, two, 2, MADV_COLD, 0, total, 0);
+	PMV("WILLNEED, 2 iovecs", pidfd, two, 2, MADV_WILLNEED, 0, total, 0);
+	PMV("PAGEOUT, 2 iovecs", pidfd, two, 2, MADV_PAGEOUT, 0, total, 0);
+	PMV("COLD, 1 iovec", pidfd, two, 1, MADV_COLD, 0, (long)(2 * pg), 0);
+	PMV("COLD, flags 1", pidfd, two, 2, MADV_COLD, 1, -1, EINVAL);
+	PMV("COLD, flags ~0", pidfd, two, 2, MADV_COLD, ~0u, -1, EINVAL);
+	PMV("advice 99", pidfd, two, 2, 99, 0, -1, EINVAL);
+	PMV("COLD, 0 iovecs", pidfd, two, 0, MADV_COLD, 0, 0, 0);
+	PMV("COLD, more than IOV_MAX iovecs", pidfd, two, IOV_MAX + 1, MADV_COLD,
+	    0, -1, EINVAL);
+	PMV("COLD, second iovec unmapped: bytes done before it", pidfd,
+	    second_hole, 2, MADV_COLD, 0, (long)(2 * pg), 0);
+	PMV("COLD, first iovec unmapped", pidfd, first_hole, 2, MADV_COLD, 0,
+	    -1, ENOMEM);
+	PMV("COLD, first iovec unaligned", pidfd, first_unaligned, 2, MADV_COLD,
+	    0, -1, EINVAL);
+	PMV("COLD, second iovec unaligned: bytes done before it", pidfd,
+	    second_unaligned, 2, MADV_COLD, 0, (long)pg, 0);
+	PMV("COLD, empty first iovec", pidfd, empty_first, 2, MADV_COLD, 0,
+	    (long)(3 * pg), 0);
+	PMV("COLD on a regular file's fd", filefd, two, 2, MADV_COLD, 0, -1, EBADF);
+	PMV("COLD on a closed fd", closed, two, 2, MADV_COLD, 0, -1, EBADF);
+	expect_states("hints kept the contents", p, "oo-ooo");
+	/* Last: an emulation that follows the pointer crashes here. */
+	PMV("COLD, NULL iovec array", pidfd, NULL, 2, MADV_COLD, 0, -1, EFAULT);
+#undef PMV
+	close(filefd);
+	close(pidfd);
+}
+
+static void sc_repeat(int advice, const char *name, long count)
+{
+	char *p = map_anon(1);
+	long good = 0;
+	int first_err = 0;
+	for (long i = 0; i < count; i++) {
+		int err;
+		if (madv(p, pg, advice, &err) == 0)
+			good++;
+		else if (!first_err)
+			first_err = err;
+	}
+	check(good == count, "madvise(%s) %ld times: %ld returned 0%s%s", name,
+	      count, good, first_err ? ", first error " : "",
+	      first_err ? ename(first_err) : "");
+	char want[2] = { leaves(advice), 0 };
+	expect_states("contents", p, want);
+}
+
+static void sc_hints(void)
+{
+	static const char *const names[] = {
+		"NORMAL", "RANDOM", "SEQUENTIAL", "WILLNEED", "COLD", "PAGEOUT",
+		"DODUMP", "DONTDUMP", "NOHUGEPAGE", "HUGEPAGE", "MERGEABLE",
+		"UNMERGEABLE",
+	};
+	char *p = map_anon(4);
+	/* mapped, mapped, hole, mapped */
+	char *h = map_anon(4);
+	munmap(h + 2 * pg, pg);
+	int fd = make_file(4);
+	char *f = map_fixed_or_any(4, PROT_READ, MAP_SHARED, fd, 0);
+	char what[128];
+	int err, r;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		int adv = advice_value(names[i]);
+		const struct advice_info *info = advice_by_value(adv);
+		/* THP and KSM hints are EINVAL on kernels built without them. */
+		bool optional = info->emulation == EMU_THP ||
+				info->emulation == EMU_KSM;
+		r = madv(p, 4 * pg, adv, &err);
+		snprintf(what, sizeof what, "%s on mapped anonymous memory", names[i]);
+		if (optional && r == -1 && err == EINVAL)
+			check(true, "%s: -1 EINVAL (not configured)", what);
+		else
+			expect_call(what, r, err, 0, 0);
+		r = madv(f, 4 * pg, adv, &err);
+		snprintf(what, sizeof what, "%s on a shared file mapping", names[i]);
+		if (optional && r == -1 && err == EINVAL)
+			check(true, "%s: -1 EINVAL (not configured)", what);
+		else
+			expect_call(what, r, err, 0, 0);
+		r = madv(h + 2 * pg, pg, adv, &err);
+		snprintf(what, sizeof what, "%s on an unmapped page", names[i]);
+		expect_call(what, r, err, -1, optional && err == EINVAL ? EINVAL : ENOMEM);
+		r = madv(h, 4 * pg, adv, &err);
+		snprintf(what, sizeof what, "%s on a range with a hole", names[i]);
+		expect_call(what, r, err, -1, optional && err == EINVAL ? EINVAL : ENOMEM);
+	}
+	expect_states("contents after every hint", p, "oooo");
+	expect_states("contents of the range with a hole", h, "oo-o");
+	expect_states("file mapping", f, "ffff");
+	close(fd);
+}
+
+static void sc_probe(void)
+{
+	int err, r;
+	char *p = map_anon(2);
+	int fd = make_file(2);
+	char *f = map_fixed_or_any(2, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	char *sh = map_fixed_or_any(2, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	fill(sh, 0, 2);
+	char want[2] = { leaves(MADV_FREE), 0 };
+
+	if (valid_first) {
+		r = madv(p, pg, MADV_FREE, &err);
+		expect_call("FREE on a valid anonymous page (first call)", r, err, 0, 0);
+		expect_states("its contents", p, want);
+	}
+	r = madv(p + 1, pg, MADV_FREE, &err);
+	expect_call("FREE at an unaligned address", r, err, -1, EINVAL);
+	r = madv(f, pg, MADV_FREE, &err);
+	expect_call("FREE on a private file mapping", r, err, -1, EINVAL);
+	expect_states("its contents", f, "f");
+	r = madv(sh, pg, MADV_FREE, &err);
+	expect_call("FREE on shared anonymous memory", r, err, -1, EINVAL);
+	expect_states("its contents", sh, "o");
+	r = madv(p + pg, pg, MADV_FREE, &err);
+	expect_call("FREE on a valid anonymous page", r, err, 0, 0);
+	char both[3] = { valid_first ? want[0] : 'o', want[0], 0 };
+	expect_states("that page's contents, the other's as before", p, both);
+	r = madv(p, 2 * pg, MADV_FREE, &err);
+	expect_call("FREE again on both pages", r, err, 0, 0);
+	r = madv(p + 1, pg, MADV_FREE, &err);
+	expect_call("FREE at an unaligned address again", r, err, -1, EINVAL);
+	if (mlock(p, pg))
+		setup_failed("mlock");
+	r = madv(p, pg, MADV_DONTNEED, &err);
+	expect_call("DONTNEED on an mlocked page", r, err, -1, EINVAL);
+	close(fd);
+}
+
+/* Not a check: what madvise returns and leaves, for the bats file to read. */
+static void sc_raw(int advice, const char *name)
+{
+	char *p = map_anon(1);
+	int err;
+	int r = madv(p, pg, advice, &err);
+	char s[2];
+	states(p, 1, s);
+	printf("raw %s %d %s %s\n", name, r, ename(err), s);
+}
+
+/* MAP_NORESERVE lives in the mapping, not in its pages: an emulation that
+ * replaced the range with a plain mapping would drop it (and change how the
+ * memory is accounted under overcommit_memory=2). */
+static void sc_noreserve(void)
+{
+	int err;
+	char *p = map_fixed_or_any(8, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	fill(p, 0, 8);
+	check(smaps_has_flag(p + 3 * pg, "nr"), "MAP_NORESERVE mapping shows VmFlags nr");
+	int r = madv(p + 2 * pg, 4 * pg, MADV_DONTNEED, &err);
+	expect_call("madvise(pages 2-5 of a NORESERVE mapping, DONTNEED)", r, err, 0, 0);
+	expect_states("contents after it", p, "oozzzzoo");
+	check(smaps_has_flag(p + 3 * pg, "nr"), "advised pages still have VmFlags nr");
+	check(smaps_has_flag(p, "nr"), "the pages before them still have VmFlags nr");
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static const struct {
+	const char *name, *args, *help;
+} subcommands[] = {
+	{ "zero", "dontneed|free [--must-zero]", "DONTNEED/FREE on private anonymous memory reads zero, neighbours untouched" },
+	{ "rss", "dontneed|free [--must-drop]", "256 MiB touched, then discarded: mincore and RssAnon drop" },
+	{ "prot", "none|read|mixed [ADVICE] [--must-zero]", "protections survive DONTNEED" },
+	{ "shared", "anon|file", "shared memory keeps its data; FREE is EINVAL" },
+	{ "privfile", "", "private file mapping with copied pages: file again or an error, never zero" },
+	{ "hole", "ADVICE [--must-zero]", "ranges with holes: applied to the mapped parts, ENOMEM" },
+	{ "locked", "", "DONTNEED/FREE on mlocked memory: EINVAL, still locked" },
+	{ "errno-kept", "", "errno untouched on success, the error on failure" },
+	{ "posix-madvise", "", "posix_madvise returns error numbers; DONTNEED does nothing" },
+	{ "fadvise", "", "posix_fadvise on files, pipes, bad fds, bad arguments" },
+	{ "process-madvise", "", "process_madvise on the process's own pidfd" },
+	{ "repeat", "ADVICE COUNT", "the same madvise COUNT times, every one succeeds" },
+	{ "hints", "", "hints: 0 on mapped ranges, ENOMEM on unmapped ones" },
+	{ "probe", "[--must-zero] [--valid-first]", "genuine EINVALs told from a missing MADV_FREE" },
+	{ "raw", "ADVICE", "print what one madvise on a written page returns (no check)" },
+	{ "noreserve", "", "MAP_NORESERVE survives DONTNEED" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: madvise-scenario SUBCOMMAND [ARGS]\n");
+	for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+		fprintf(f, "  %-16s %-38s %s\n", subcommands[i].name,
+			subcommands[i].args, subcommands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	long sz = sysconf(_SC_PAGESIZE);
+	pg = sz > 0 ? (size_t)sz : 4096;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* Flags anywhere after the subcommand; the rest are positional. */
+	char *pos[8];
+	int npos = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--must-zero"))
+			must_zero = true;
+		else if (!strcmp(argv[i], "--must-drop"))
+			must_drop = true;
+		else if (!strcmp(argv[i], "--valid-first"))
+			valid_first = true;
+		else if (!strcmp(argv[i], "--list") || !strcmp(argv[i], "--help") ||
+			 !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			fprintf(stderr, "madvise-scenario: unknown option %s\n", argv[i]);
+			return 2;
+		} else if (npos < 8)
+			pos[npos++] = argv[i];
+	}
+	if (npos == 0) {
+		usage(stderr);
+		return 2;
+	}
+	subcmd = pos[0];
+	const char *arg1 = npos > 1 ? pos[1] : NULL;
+
+	if (!strcmp(subcmd, "zero") && arg1)
+		sc_zero(advice_value(arg1), arg1);
+	else if (!strcmp(subcmd, "rss") && arg1)
+		sc_rss(advice_value(arg1), arg1);
+	else if (!strcmp(subcmd, "prot") && arg1)
+		sc_prot(arg1, npos > 2 ? advice_value(pos[2]) : MADV_DONTNEED,
+			npos > 2 ? pos[2] : "dontneed");
+	else if (!strcmp(subcmd, "shared") && arg1)
+		sc_shared(arg1);
+	else if (!strcmp(subcmd, "privfile"))
+		sc_privfile();
+	else if (!strcmp(subcmd, "hole") && arg1)
+		sc_hole(advice_value(arg1), arg1);
+	else if (!strcmp(subcmd, "locked"))
+		sc_locked();
+	else if (!strcmp(subcmd, "errno-kept"))
+		sc_errno_kept();
+	else if (!strcmp(subcmd, "posix-madvise"))
+		sc_posix_madvise();
+	else if (!strcmp(subcmd, "fadvise"))
+		sc_fadvise();
+	else if (!strcmp(subcmd, "process-madvise"))
+		sc_process_madvise();
+	else if (!strcmp(subcmd, "repeat") && npos > 2 && atol(pos[2]) > 0)
+		sc_repeat(advice_value(arg1), arg1, atol(pos[2]));
+	else if (!strcmp(subcmd, "hints"))
+		sc_hints();
+	else if (!strcmp(subcmd, "probe"))
+		sc_probe();
+	else if (!strcmp(subcmd, "noreserve"))
+		sc_noreserve();
+	else if (!strcmp(subcmd, "raw") && arg1) {
+		sc_raw(advice_value(arg1), arg1);
+		return 0;
+	} else {
+		usage(stderr);
+		return 2;
+	}
+
+	fflush(stdout);
+	if (failed) {
+		fprintf(stderr, "FAILED: %s: %d of %d checks failed\n", subcmd,
+			failed, failed + passed);
+		return 1;
+	}
+	printf("passed: %s (%d checks)\n", subcmd, passed);
+	return 0;
+}
