@@ -169,4 +169,13 @@ run meson compile -C build-clang
 status=0
 run meson test -C build --print-errorlogs || status=$?
 say "meson test exit status $status"
+
+# One closing line over every TAP subtest of every suite, for CI to read.
+log=build/meson-logs/testlog.txt
+if [ -f "$log" ]; then
+	skipped=$(grep -cE '^ok [0-9]+ .*# [Ss][Kk][Ii][Pp]' "$log" || true)
+	ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+	failed=$(grep -cE '^not ok [0-9]+' "$log" || true)
+	echo "tests: $((ok - skipped)) passed, $failed failed, $skipped skipped"
+fi
 exit "$status"
