@@ -398,3 +398,7 @@ errno_table_same() {
 
 @test "DONTNEED keeps MAP_NORESERVE (VmFlags nr) [native]" { scenario native noreserve; }
 @test "DONTNEED keeps MAP_NORESERVE (VmFlags nr) [sim]" { scenario sim noreserve; }
+
+@test "fork: the child advises its own new mapping [native]" { scenario native fork free; }
+@test "fork: the child advises its own new mapping, zeroed [sim]" { scenario sim fork free --must-zero; }
+@test "fork: the child advises its own new mapping, zeroed [sim-maps]" { scenario sim-maps fork free --must-zero; }

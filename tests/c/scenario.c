@@ -1167,6 +1167,47 @@ static void sc_noreserve(void)
 	check(smaps_has_flag(p, "nr"), "the pages before them still have VmFlags nr");
 }
 
+/* A forked child has its own address space: whatever the parent used to find
+ * mappings (an open /proc/self/maps for PROCMAP_QUERY) must describe the
+ * child's, or the child's madvise would act on the parent's layout. */
+static void sc_fork(int advice, const char *name)
+{
+	int err;
+	char *p = map_anon(4);
+	fill(p, 0, 4);
+	int r = madv(p, pg, advice, &err);
+	expect_call("parent: madvise(page 0)", r, err, 0, 0);
+	pid_t child = fork();
+	if (child < 0)
+		setup_failed("fork");
+	if (child == 0) {
+		/* The parent's mapping goes away here and a new one, which the
+		 * parent never had, takes its place. */
+		munmap(p, 4 * pg);
+		char *c = map_fixed_or_any(4, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		fill(c, 0, 4);
+		int e;
+		int cr = madv(c + pg, 2 * pg, advice, &e);
+		char got[8];
+		states(c, 4, got);
+		bool ok = cr == 0 && (must_zero ? !strcmp(got, "ozzo") :
+				      (got[0] == 'o' && got[3] == 'o'));
+		if (!ok)
+			fprintf(stderr, "child: madvise(%s) = %d (%s), contents %s\n",
+				name, cr, ename(e), got);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	if (waitpid(child, &status, 0) != child)
+		setup_failed("waitpid");
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "child: madvise(%s) on its own new mapping works%s", name,
+	      must_zero ? " and zeroes it" : "");
+	r = madv(p + 2 * pg, pg, advice, &err);
+	expect_call("parent after the child: madvise(page 2)", r, err, 0, 0);
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 static const struct {
@@ -1188,6 +1229,7 @@ static const struct {
 	{ "probe", "[--must-zero] [--valid-first]", "genuine EINVALs told from a missing MADV_FREE" },
 	{ "raw", "ADVICE", "print what one madvise on a written page returns (no check)" },
 	{ "noreserve", "", "MAP_NORESERVE survives DONTNEED" },
+	{ "fork", "ADVICE [--must-zero]", "a forked child advises its own mappings" },
 };
 
 static void usage(FILE *f)
@@ -1262,6 +1304,8 @@ int main(int argc, char **argv)
 		sc_probe();
 	else if (!strcmp(subcmd, "noreserve"))
 		sc_noreserve();
+	else if (!strcmp(subcmd, "fork") && arg1)
+		sc_fork(advice_value(arg1), arg1);
 	else if (!strcmp(subcmd, "raw") && arg1) {
 		sc_raw(advice_value(arg1), arg1);
 		return 0;
