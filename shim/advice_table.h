@@ -21,7 +21,11 @@
  *            DISCARD     MADV_DONTNEED semantics
  *            FREE        MADV_FREE: DONTNEED on private anonymous memory only
  *            DONTDUMP    keeps the range out of core dumps, conservatively
- *            NONE        not emulated yet: the kernel's own error is returned
+ *            REMOVE      punches a hole in the shared mapping's backing file
+ *            FORK        recorded, and applied to the child by a fork handler
+ *            POPULATE    faults the pages in without changing a byte
+ *            GUARD       guard regions from protections the shim records
+ *            NONE        not emulated: the kernel's own error is returned
  *            NEVER       never emulated and never cached: always the kernel's
  */
 #ifndef MADVISE_SHIM_ADVICE_TABLE_H
@@ -36,27 +40,27 @@
 	X(WILLNEED,        MADV_WILLNEED,        2, 4, 0,  HINT,        NOOP)     \
 	X(DONTNEED,        MADV_DONTNEED,        2, 4, 0,  DESTRUCTIVE, DISCARD)  \
 	X(FREE,            MADV_FREE,            4, 5, 0,  DESTRUCTIVE, FREE)     \
-	X(REMOVE,          MADV_REMOVE,          2, 6, 16, FILE,        NONE)     \
-	X(DONTFORK,        MADV_DONTFORK,        2, 6, 16, FORK,        NONE)     \
-	X(DOFORK,          MADV_DOFORK,          2, 6, 16, FORK,        NONE)     \
+	X(REMOVE,          MADV_REMOVE,          2, 6, 16, FILE,        REMOVE)     \
+	X(DONTFORK,        MADV_DONTFORK,        2, 6, 16, FORK,        FORK)     \
+	X(DOFORK,          MADV_DOFORK,          2, 6, 16, FORK,        FORK)     \
 	X(MERGEABLE,       MADV_MERGEABLE,       2, 6, 32, HINT,        KSM)      \
 	X(UNMERGEABLE,     MADV_UNMERGEABLE,     2, 6, 32, HINT,        KSM)      \
 	X(HUGEPAGE,        MADV_HUGEPAGE,        2, 6, 38, HINT,        THP)      \
 	X(NOHUGEPAGE,      MADV_NOHUGEPAGE,      2, 6, 38, HINT,        THP)      \
 	X(DONTDUMP,        MADV_DONTDUMP,        3, 4, 0,  HINT,        DONTDUMP) \
 	X(DODUMP,          MADV_DODUMP,          3, 4, 0,  HINT,        NOOP)     \
-	X(WIPEONFORK,      MADV_WIPEONFORK,      4, 14, 0, FORK,        NONE)     \
-	X(KEEPONFORK,      MADV_KEEPONFORK,      4, 14, 0, FORK,        NONE)     \
+	X(WIPEONFORK,      MADV_WIPEONFORK,      4, 14, 0, FORK,        FORK)     \
+	X(KEEPONFORK,      MADV_KEEPONFORK,      4, 14, 0, FORK,        FORK)     \
 	X(COLD,            MADV_COLD,            5, 4, 0,  HINT,        NOOP)     \
 	X(PAGEOUT,         MADV_PAGEOUT,         5, 4, 0,  HINT,        NOOP)     \
-	X(POPULATE_READ,   MADV_POPULATE_READ,   5, 14, 0, POPULATE,    NONE)     \
-	X(POPULATE_WRITE,  MADV_POPULATE_WRITE,  5, 14, 0, POPULATE,    NONE)     \
-	X(DONTNEED_LOCKED, MADV_DONTNEED_LOCKED, 5, 18, 0, DESTRUCTIVE, NONE)     \
+	X(POPULATE_READ,   MADV_POPULATE_READ,   5, 14, 0, POPULATE,    POPULATE)     \
+	X(POPULATE_WRITE,  MADV_POPULATE_WRITE,  5, 14, 0, POPULATE,    POPULATE)     \
+	X(DONTNEED_LOCKED, MADV_DONTNEED_LOCKED, 5, 18, 0, DESTRUCTIVE, DISCARD)     \
 	X(COLLAPSE,        MADV_COLLAPSE,        6, 1, 0,  HINT,        THP)      \
 	X(HWPOISON,        MADV_HWPOISON,        2, 6, 32, TEST,        NEVER)    \
 	X(SOFT_OFFLINE,    MADV_SOFT_OFFLINE,    2, 6, 33, TEST,        NEVER)    \
-	X(GUARD_INSTALL,   MADV_GUARD_INSTALL,   6, 13, 0, GUARD,       NONE)     \
-	X(GUARD_REMOVE,    MADV_GUARD_REMOVE,    6, 13, 0, GUARD,       NONE)
+	X(GUARD_INSTALL,   MADV_GUARD_INSTALL,   6, 13, 0, GUARD,       GUARD)     \
+	X(GUARD_REMOVE,    MADV_GUARD_REMOVE,    6, 13, 0, GUARD,       GUARD)
 
 /* Other kernel facts that decide behaviour, as KV() versions. */
 #define KV(a, b, c) (((a) << 16) | ((b) << 8) | (c))
@@ -76,7 +80,7 @@ enum advice_class {
 
 enum advice_emulation {
 	EMU_NOOP, EMU_THP, EMU_KSM, EMU_DISCARD, EMU_FREE, EMU_DONTDUMP,
-	EMU_NONE, EMU_NEVER,
+	EMU_REMOVE, EMU_FORK, EMU_POPULATE, EMU_GUARD, EMU_NONE, EMU_NEVER,
 };
 
 struct advice_info {
@@ -109,7 +113,7 @@ static inline const char *advice_emulation_name(enum advice_emulation e)
 {
 	static const char *const names[] = {
 		"noop", "noop-thp", "noop-ksm", "discard", "free", "dontdump",
-		"none", "never",
+		"remove", "fork", "populate", "guard", "none", "never",
 	};
 	return names[e];
 }

@@ -68,4 +68,5 @@ __attribute__((constructor)) static void shim_init(void)
 	state_apply_mode();
 	real_resolve();
 	pthread_atfork(NULL, NULL, atfork_child);
+	fork_advice_init();
 }

@@ -237,6 +237,18 @@ long emulate_madvise(uintptr_t start, size_t len, int advice, enum advice_state 
 	case EMU_DONTDUMP:
 		r = emulate_dontdump(start, end);
 		break;
+	case EMU_REMOVE:
+		r = emulate_remove(start, end);
+		break;
+	case EMU_FORK:
+		r = emulate_fork_advice(start, end, advice);
+		break;
+	case EMU_POPULATE:
+		r = emulate_populate(start, end, advice);
+		break;
+	case EMU_GUARD:
+		r = emulate_guard(start, end, advice);
+		break;
 	default:
 		r = vma_walk(start, end, (advice == MADV_COLD || advice == MADV_PAGEOUT) ?
 			     walk_needs() : 0, visit_hint, &advice);

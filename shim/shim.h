@@ -69,6 +69,14 @@ long emulate_madvise(uintptr_t start, size_t len, int advice,
 		     enum advice_state st);
 void emulate_note_locking(void);
 
+/* Per-class emulations, each over a checked, page-aligned, non-empty range;
+ * each returns 0, -errno or SHIM_PASS. */
+long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice); /* fork.c */
+long emulate_populate(uintptr_t start, uintptr_t end, int advice);    /* populate.c */
+long emulate_remove(uintptr_t start, uintptr_t end);                   /* filemap.c */
+long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
+void fork_advice_init(void);                                           /* fork.c */
+
 /* ---- finding mappings (mapinfo.c) ---- */
 enum vma_kind { VMA_ANON, VMA_FILE, VMA_SPECIAL, VMA_PFNMAP };
 struct vma {
