@@ -1,8 +1,10 @@
 /* The madvise semantics: the kernel's argument checks, then per advice what a
  * kernel that has the call would do, applied mapping by mapping. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -142,22 +144,68 @@ static long dontunmap_chunked(uintptr_t from, uintptr_t to)
 	return 0;
 }
 
+static bool dontneed_native(void)
+{
+	return atomic_load_explicit(&shim_state[MADV_DONTNEED], memory_order_relaxed) ==
+	       ST_NATIVE;
+}
+
+/* mremap(MREMAP_DONTUNMAP) of a private file mapping: Linux 5.13. */
+static bool learn_dontunmap_file(void)
+{
+	size_t page = shim_page_size();
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	void *p = mmap(NULL, page, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	long r = dontunmap_range((uintptr_t)p, (uintptr_t)p + page);
+	munmap(p, page);
+	return r == 0;
+}
+
+static _Atomic int have_dontunmap_file;
+
 static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 			    int advice)
 {
-	/* MADV_FREE where the kernel has MADV_DONTNEED: the same result */
-	if (advice == MADV_FREE &&
-	    atomic_load_explicit(&shim_state[MADV_DONTNEED], memory_order_relaxed) == ST_NATIVE)
+	/* FREE and DONTNEED_LOCKED where the kernel has MADV_DONTNEED: the
+	 * same result on unlocked memory, with nothing else changed */
+	if (advice != MADV_DONTNEED && !v->locked && dontneed_native())
 		return real_madvise(from, to - from, MADV_DONTNEED);
-	if (cached_fact(&have_dontunmap, learn_dontunmap) == FACT_YES) {
+	bool by_mremap = v->kind == VMA_ANON ?
+		cached_fact(&have_dontunmap, learn_dontunmap) == FACT_YES :
+		cached_fact(&have_dontunmap_file, learn_dontunmap_file) == FACT_YES;
+	if (by_mremap) {
 		long r = dontunmap_chunked(from, to);
-		/* EINVAL: a kernel before 5.13 for file mappings, or a mapping
-		 * mremap refuses; the kernel's own answer is the honest one */
+		/* EINVAL: a mapping mremap refuses (hugetlb, special): the
+		 * kernel's own answer is the honest one */
 		return r == -EINVAL ? SHIM_PASS : r;
 	}
-	if (v->kind != VMA_ANON)
-		return SHIM_PASS;
+	if (v->kind == VMA_FILE)
+		return remap_private_file(v, from, to);
 	return remap_anon(v, from, to);
+}
+
+/* mremap and mmap leave memory unlocked: DONTNEED_LOCKED keeps it locked, as
+ * the kernel does.  mremap(MREMAP_DONTUNMAP) clears the lock of the whole
+ * mapping, not just of the range it moved, so the whole mapping is locked
+ * again (which faults the emptied pages back in, unless it was locked on
+ * fault). */
+static long relock(const struct vma *v)
+{
+	uintptr_t from = v->start, to = v->end;
+	long r;
+#ifdef SYS_mlock2
+	r = syscall(SYS_mlock2, from, to - from, v->lockonfault ? MLOCK_ONFAULT : 0);
+	if (r != 0 && errno == ENOSYS && !v->lockonfault)
+#else
+	if (!v->lockonfault)
+#endif
+		r = syscall(SYS_mlock, from, to - from);
+	return r == 0 ? 0 : -errno;
 }
 
 static long visit_discard(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
@@ -171,7 +219,10 @@ static long visit_discard(const struct vma *v, uintptr_t from, uintptr_t to, voi
 	 * table entries.  Special mappings refault the same pages. */
 	if (v->shared || v->kind == VMA_SPECIAL)
 		return 0;
-	return discard_private(v, from, to, advice);
+	long r = discard_private(v, from, to, advice);
+	if (r == 0 && v->locked)
+		r = relock(v);
+	return r;
 }
 
 static int walk_needs(void)
@@ -185,17 +236,21 @@ static long emulate_discard(uintptr_t start, uintptr_t end, int advice)
 {
 	int need = walk_needs();
 	bool dontunmap = cached_fact(&have_dontunmap, learn_dontunmap) == FACT_YES;
-	/* The common case needs no lookup: one mapping, nothing locked, and
-	 * mremap gives exactly DONTNEED's result for every mapping kind. */
-	if (advice == MADV_DONTNEED && !need && dontunmap) {
-		long r = dontunmap_range(start, end);
-		if (r == 0)
+	if (advice != MADV_FREE && !need) {
+		/* nothing is locked: DONTNEED_LOCKED is DONTNEED */
+		if (dontneed_native())
+			return real_madvise(start, end - start, MADV_DONTNEED);
+		/* The common case needs no lookup: one mapping, and mremap
+		 * gives exactly DONTNEED's result for every mapping kind. */
+		if (dontunmap && dontunmap_range(start, end) == 0)
 			return 0;
-		/* EFAULT: several mappings or holes; others: let the walk
-		 * decide per mapping */
+		/* else several mappings, holes, or a mapping mremap refuses:
+		 * the walk decides mapping by mapping */
 	}
 	if (!dontunmap)
-		need = VMA_NEED_FLAGS; /* the mmap fallback needs noreserve etc. */
+		need |= VMA_NEED_FLAGS; /* the mmap fallback needs noreserve etc. */
+	if (cached_fact(&have_dontunmap_file, learn_dontunmap_file) != FACT_YES)
+		need |= VMA_NEED_PATH;  /* private file pages come back from the file */
 	return vma_walk(start, end, need, visit_discard, &advice);
 }
 

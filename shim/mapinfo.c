@@ -151,7 +151,8 @@ static int procmap_query(uintptr_t addr, struct vma *v)
 		v->kind = kind_of(q.inode, name,
 				  q.vma_name_size ? q.vma_name_size - 1 : 0);
 	v->flags_known = false;
-	v->locked = v->noreserve = v->growsdown = false;
+	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->path = NULL;
 	return 0;
 }
 
@@ -195,8 +196,9 @@ static unsigned long long parse_dec(const char **p)
 	return v;
 }
 
-/* "start-end perms offset major:minor inode   name" */
-static void parse_header(const char *s, struct vma *v)
+/* "start-end perms offset major:minor inode   name"; the name is copied to
+ * path when one is given. */
+static void parse_header(const char *s, struct vma *v, char *path, size_t path_cap)
 {
 	v->start = parse_hex(&s);
 	s++;
@@ -215,9 +217,15 @@ static void parse_header(const char *s, struct vma *v)
 	v->inode = parse_dec(&s);
 	while (*s == ' ')
 		s++;
-	v->kind = kind_of(v->inode, s, strlen(s));
+	size_t name_len = strlen(s);
+	v->kind = kind_of(v->inode, s, name_len);
 	v->flags_known = false;
-	v->locked = v->noreserve = v->growsdown = false;
+	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->path = NULL;
+	if (path && name_len && name_len < path_cap && s[0] == '/') {
+		memcpy(path, s, name_len + 1);
+		v->path = path;
+	}
 }
 
 static bool has_flag(const char *flags, const char *f)
@@ -233,6 +241,8 @@ static void parse_vmflags(const char *s, struct vma *v)
 {
 	v->flags_known = true;
 	v->locked = has_flag(s, "lo");
+	v->lockonfault = has_flag(s, "lf");
+	v->maywrite = has_flag(s, "mw");
 	v->noreserve = has_flag(s, "nr");
 	v->growsdown = has_flag(s, "gd");
 	if (has_flag(s, "pf"))
@@ -244,14 +254,34 @@ static bool is_header(const char *line)
 	return (line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f');
 }
 
-static long walk_maps_file(struct walker *w, bool smaps)
+/* Paths can be PATH_MAX long: when they are wanted, the line and the path
+ * live in a scratch mapping rather than on a stack that may be a small
+ * signal stack. */
+#define PATH_SCRATCH 4096
+
+static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 {
+	char small_line[160]; /* longer lines are cut: only their start matters */
+	char *line = small_line, *path = NULL;
+	size_t line_cap = sizeof small_line;
+	char *scratch = NULL;
+	if (paths) {
+		scratch = mmap(NULL, 2 * PATH_SCRATCH, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (scratch == MAP_FAILED)
+			return SHIM_PASS;
+		line = scratch;
+		line_cap = PATH_SCRATCH;
+		path = scratch + PATH_SCRATCH;
+	}
 	int fd = open(smaps ? "/proc/self/smaps" : "/proc/self/maps",
 		      O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (scratch)
+			munmap(scratch, 2 * PATH_SCRATCH);
 		return SHIM_PASS;
+	}
 	char chunk[512];
-	char line[160];      /* longer lines are cut: only their start matters */
 	size_t line_len = 0;
 	struct vma cur;
 	bool have = false;
@@ -266,7 +296,7 @@ static long walk_maps_file(struct walker *w, bool smaps)
 		}
 		for (ssize_t i = 0; i < n && !res && !w->done; i++) {
 			if (chunk[i] != '\n') {
-				if (line_len < sizeof line - 1)
+				if (line_len < line_cap - 1)
 					line[line_len++] = chunk[i];
 				continue;
 			}
@@ -275,7 +305,7 @@ static long walk_maps_file(struct walker *w, bool smaps)
 			if (is_header(line)) {
 				if (have)
 					res = walker_feed(w, &cur);
-				parse_header(line, &cur);
+				parse_header(line, &cur, path, PATH_SCRATCH);
 				have = true;
 				/* in maps a mapping ends with its line; in smaps
 				 * its VmFlags line comes last */
@@ -294,6 +324,8 @@ static long walk_maps_file(struct walker *w, bool smaps)
 	if (have && !res && !w->done)
 		res = walker_feed(w, &cur);
 	close(fd);
+	if (scratch)
+		munmap(scratch, 2 * PATH_SCRATCH);
 	return res ? res : walker_finish(w);
 }
 
@@ -301,8 +333,8 @@ long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 	      void *arg)
 {
 	struct walker w = { .addr = start, .end = end, .visit = visit, .arg = arg };
-	if (need & VMA_NEED_FLAGS)
-		return walk_maps_file(&w, true);
+	if (need)
+		return walk_maps_file(&w, need & VMA_NEED_FLAGS, need & VMA_NEED_PATH);
 	if (shim_lookup != LOOKUP_MAPS &&
 	    atomic_load_explicit(&procmap_state, memory_order_relaxed) != PROCMAP_ABSENT) {
 		long r = walk_procmap(&w);
@@ -318,5 +350,5 @@ long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 		atomic_store_explicit(&procmap_state, PROCMAP_ABSENT, memory_order_relaxed);
 		w = (struct walker){ .addr = start, .end = end, .visit = visit, .arg = arg };
 	}
-	return walk_maps_file(&w, false);
+	return walk_maps_file(&w, false, false);
 }

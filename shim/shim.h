@@ -69,11 +69,13 @@ long emulate_madvise(uintptr_t start, size_t len, int advice,
 		     enum advice_state st);
 void emulate_note_locking(void);
 
+struct vma;
 /* Per-class emulations, each over a checked, page-aligned, non-empty range;
  * each returns 0, -errno or SHIM_PASS. */
 long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice); /* fork.c */
 long emulate_populate(uintptr_t start, uintptr_t end, int advice);    /* populate.c */
 long emulate_remove(uintptr_t start, uintptr_t end);                   /* filemap.c */
+long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
 long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
 void fork_advice_init(void);                                           /* fork.c */
 
@@ -87,13 +89,16 @@ struct vma {
 	bool shared;
 	enum vma_kind kind;
 	bool flags_known;       /* the booleans below come from smaps VmFlags */
-	bool locked, noreserve, growsdown;
+	bool locked, lockonfault, noreserve, growsdown, maywrite;
+	const char *path;       /* with VMA_NEED_PATH: the mapped file's path as
+				 * /proc shows it, or NULL; valid during visit */
 };
 /* visit gets each VMA overlapping [start, end) in address order and the part
  * of it inside the range; a nonzero return stops the walk and is returned. */
 typedef long (*vma_visit_fn)(const struct vma *v, uintptr_t from, uintptr_t to,
 			     void *arg);
 #define VMA_NEED_FLAGS 1
+#define VMA_NEED_PATH 2
 long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 	      void *arg);
 void mapinfo_after_fork_child(void);
