@@ -56,8 +56,13 @@ static void read_option(const struct option_def *o)
 	complain(o, value);
 }
 
+void guard_atfork_prepare(void);
+void guard_atfork_parent(void);
+void guard_atfork_child(void);
+
 static void atfork_child(void)
 {
+	guard_atfork_child();
 	mapinfo_after_fork_child();
 }
 
@@ -67,6 +72,6 @@ __attribute__((constructor)) static void shim_init(void)
 		read_option(&options[i]);
 	state_apply_mode();
 	real_resolve();
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(guard_atfork_prepare, guard_atfork_parent, atfork_child);
 	fork_advice_init();
 }

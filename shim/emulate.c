@@ -208,6 +208,13 @@ static long relock(const struct vma *v)
 	return r == 0 ? 0 : -errno;
 }
 
+long discard_range(const struct vma *v, uintptr_t from, uintptr_t to)
+{
+	if (dontneed_native())
+		return real_madvise(from, to - from, MADV_DONTNEED);
+	return discard_private(v, from, to, MADV_DONTNEED);
+}
+
 static long visit_discard(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
 {
 	int advice = *(int *)arg;
@@ -230,6 +237,11 @@ static int walk_needs(void)
 	if (atomic_load_explicit(&maybe_locked, memory_order_relaxed))
 		return VMA_NEED_FLAGS;
 	return 0;
+}
+
+int guard_walk_needs(void)
+{
+	return walk_needs();
 }
 
 static long emulate_discard(uintptr_t start, uintptr_t end, int advice)

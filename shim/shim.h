@@ -76,6 +76,12 @@ long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice); /* fork.c 
 long emulate_populate(uintptr_t start, uintptr_t end, int advice);    /* populate.c */
 long emulate_remove(uintptr_t start, uintptr_t end);                   /* filemap.c */
 long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
+/* MADV_DONTNEED's effect on one private mapping's part (emulate.c) */
+long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
+/* what a walk must read to see locked mappings (emulate.c) */
+int guard_walk_needs(void);
+/* the program unmapped or replaced [start, end): forget its guards */
+void guard_forget(uintptr_t start, uintptr_t end);
 long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
 void fork_advice_init(void);                                           /* fork.c */
 

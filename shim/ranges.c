@@ -1,0 +1,108 @@
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "ranges.h"
+
+void ranges_lock(struct range_set *s, sigset_t *saved)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+	while (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+		;
+}
+
+void ranges_unlock(struct range_set *s, const sigset_t *saved)
+{
+	atomic_store_explicit(&s->lock, 0, memory_order_release);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+static size_t count(const struct range_set *s)
+{
+	return atomic_load_explicit(&s->count, memory_order_relaxed);
+}
+
+static void insert_at(struct range_set *s, size_t i, struct range r)
+{
+	size_t n = count(s);
+	memmove(&s->r[i + 1], &s->r[i], (n - i) * sizeof s->r[0]);
+	s->r[i] = r;
+	atomic_store_explicit(&s->count, n + 1, memory_order_relaxed);
+}
+
+static void delete_at(struct range_set *s, size_t i)
+{
+	size_t n = count(s);
+	memmove(&s->r[i], &s->r[i + 1], (n - i - 1) * sizeof s->r[0]);
+	atomic_store_explicit(&s->count, n - 1, memory_order_relaxed);
+}
+
+int ranges_remove(struct range_set *s, uintptr_t start, uintptr_t end)
+{
+	for (size_t i = 0; i < count(s);) {
+		struct range *r = &s->r[i];
+		if (r->end <= start || r->start >= end) {
+			i++;
+			continue;
+		}
+		if (r->start < start && r->end > end) {
+			/* the hole is inside: split in two */
+			if (count(s) == RANGES_MAX)
+				return -ENOMEM;
+			struct range tail = { end, r->end, r->value };
+			r->end = start;
+			insert_at(s, i + 1, tail);
+			return 0;
+		}
+		if (r->start < start) {
+			r->end = start;
+			i++;
+		} else if (r->end > end) {
+			r->start = end;
+			i++;
+		} else {
+			delete_at(s, i);
+		}
+	}
+	return 0;
+}
+
+int ranges_assign(struct range_set *s, uintptr_t start, uintptr_t end, unsigned value)
+{
+	/* worst case: one split for the removal and one new slot */
+	if (count(s) + 2 > RANGES_MAX)
+		return -ENOMEM;
+	ranges_remove(s, start, end);
+	size_t i = 0;
+	while (i < count(s) && s->r[i].start < start)
+		i++;
+	insert_at(s, i, (struct range){ start, end, value });
+	/* merge with equal neighbours so the set stays small */
+	if (i + 1 < count(s) && s->r[i + 1].start == end && s->r[i + 1].value == value) {
+		s->r[i].end = s->r[i + 1].end;
+		delete_at(s, i + 1);
+	}
+	if (i > 0 && s->r[i - 1].end == start && s->r[i - 1].value == value) {
+		s->r[i - 1].end = s->r[i].end;
+		delete_at(s, i);
+	}
+	return 0;
+}
+
+size_t ranges_find(const struct range_set *s, uintptr_t start, uintptr_t end,
+		   struct range *out, size_t max)
+{
+	size_t found = 0;
+	for (size_t i = 0; i < count(s) && found < max; i++) {
+		const struct range *r = &s->r[i];
+		if (r->end <= start || r->start >= end)
+			continue;
+		out[found].start = r->start > start ? r->start : start;
+		out[found].end = r->end < end ? r->end : end;
+		out[found].value = r->value;
+		found++;
+	}
+	return found;
+}
