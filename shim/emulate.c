@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 /* ---- facts learnt once ---- */
@@ -197,15 +198,13 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 static long relock(const struct vma *v)
 {
 	uintptr_t from = v->start, to = v->end;
-	long r;
+	long r = -ENOSYS;
 #ifdef SYS_mlock2
-	r = syscall(SYS_mlock2, from, to - from, v->lockonfault ? MLOCK_ONFAULT : 0);
-	if (r != 0 && errno == ENOSYS && !v->lockonfault)
-#else
-	if (!v->lockonfault)
+	r = raw_syscall(SYS_mlock2, from, to - from, v->lockonfault ? MLOCK_ONFAULT : 0);
 #endif
-		r = syscall(SYS_mlock, from, to - from);
-	return r == 0 ? 0 : -errno;
+	if (r == -ENOSYS && !v->lockonfault)
+		r = raw_syscall(SYS_mlock, from, to - from, 0);
+	return r;
 }
 
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to)
@@ -283,6 +282,7 @@ static long pass_error(uintptr_t start, size_t len, int advice, enum advice_stat
 {
 	if (st == ST_FORCED)
 		return real_madvise(start, len, advice);
+	/* a kernel that fakes success has no honest error of its own */
 	return st == ST_MISSING_ENOSYS ? -ENOSYS : -EINVAL;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 enum { FA_UNKNOWN, FA_NATIVE, FA_ABSENT };
@@ -55,11 +56,8 @@ static int emulate_fadvise(int fd, off64_t offset, off64_t len, int advice)
 static int raw_fadvise(int fd, off64_t offset, off64_t len, int advice)
 {
 #if defined(SYS_fadvise64) && UINTPTR_MAX > 0xffffffffu
-	int saved = errno;
-	long r = syscall(SYS_fadvise64, fd, offset, len, advice);
-	int e = r < 0 ? errno : 0;
-	errno = saved;
-	return e;
+	long r = raw_syscall5(SYS_fadvise64, fd, offset, len, advice, 0);
+	return r < 0 ? (int)-r : 0;
 #else
 	/* 32-bit conventions split and order the offsets per architecture */
 	(void)fd, (void)offset, (void)len, (void)advice;

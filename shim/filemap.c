@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 static bool same_file(int fd, const struct vma *v)
@@ -53,7 +54,7 @@ static int open_from_fds(const struct vma *v, int flags)
 	char buf[1024];
 	int found = -ENOENT;
 	for (;;) {
-		long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+		long n = raw_syscall(SYS_getdents64, dir, buf, sizeof buf);
 		if (n <= 0)
 			break;
 		for (long off = 0; off < n && found < 0;) {

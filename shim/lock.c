@@ -6,7 +6,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
+
+/* libc's convention for a raw result: -1 and errno */
+static int raw_result(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
 
 SHIM_EXPORT int mlock(const void *addr, size_t len)
 {
@@ -14,7 +25,7 @@ SHIM_EXPORT int mlock(const void *addr, size_t len)
 	emulate_note_locking();
 	int (*next)(const void *, size_t) =
 		(int (*)(const void *, size_t))real_next("mlock", &cache);
-	return next ? next(addr, len) : (int)syscall(SYS_mlock, addr, len);
+	return next ? next(addr, len) : raw_result(raw_syscall(SYS_mlock, addr, len, 0));
 }
 
 SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
@@ -26,7 +37,7 @@ SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 	if (next)
 		return next(addr, len, flags);
 #ifdef SYS_mlock2
-	return (int)syscall(SYS_mlock2, addr, len, flags);
+	return raw_result(raw_syscall(SYS_mlock2, addr, len, flags));
 #else
 	errno = ENOSYS;
 	return -1;
@@ -38,5 +49,5 @@ SHIM_EXPORT int mlockall(int flags)
 	static void *_Atomic cache;
 	emulate_note_locking();
 	int (*next)(int) = (int (*)(int))real_next("mlockall", &cache);
-	return next ? next(flags) : (int)syscall(SYS_mlockall, flags);
+	return next ? next(flags) : raw_result(raw_syscall(SYS_mlockall, flags, 0, 0));
 }

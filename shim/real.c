@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 #define NOT_FOUND ((void *)1)
@@ -28,9 +29,15 @@ void *real_next(const char *name, void *_Atomic *cache)
 	return p;
 }
 
+/* libc's convention: -1 and errno */
 static int raw_madvise(void *addr, size_t len, int advice)
 {
-	return (int)syscall(SYS_madvise, addr, len, advice);
+	long r = raw_syscall(SYS_madvise, addr, len, advice);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return 0;
 }
 
 /* The hot path calls through this pointer; it starts at a trampoline that
@@ -88,16 +95,15 @@ long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,
 	ssize_t (*next)(int, const void *, size_t, int, unsigned int) =
 		(ssize_t (*)(int, const void *, size_t, int, unsigned int))
 		real_next("process_madvise", &cache);
-	int saved = errno;
-	long r;
-	if (next)
-		r = next(pidfd, iov, vlen, advice, flags);
-	else
+	if (!next)
 #ifdef SYS_process_madvise
-		r = syscall(SYS_process_madvise, pidfd, iov, vlen, advice, flags);
+		return raw_syscall5(SYS_process_madvise, pidfd, (long)iov, (long)vlen,
+				    advice, flags);
 #else
 		return -ENOSYS;
 #endif
+	int saved = errno;
+	long r = next(pidfd, iov, vlen, advice, flags);
 	if (r >= 0)
 		return r;
 	r = -errno;

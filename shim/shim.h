@@ -33,6 +33,7 @@ enum advice_state {
 	ST_FORCED,          /* MODE_EMULATE: emulate, kernel where we cannot */
 	ST_MISSING_EINVAL,  /* the kernel lacks this advice (older kernel) */
 	ST_MISSING_ENOSYS,  /* the kernel lacks the madvise syscall */
+	ST_MISSING_FAKE,    /* the kernel answers 0 and does nothing (qemu-user) */
 };
 extern _Atomic unsigned char shim_state[ADVICE_SLOTS];
 /* emulation kind + 1 per advice value, 0 for values not in the table */

@@ -90,10 +90,35 @@ static long probe_advice(int advice)
 
 /* What a kernel answer tells about an advice value: NATIVE (pass the answer
  * on), MISSING_* (emulate) or UNKNOWN (nothing learnt: pass the answer on). */
+/* Return codes can lie: qemu-user answered 0 to MADV_DONTNEED and left the
+ * memory as it was.  Where an advice's effect is visible, a scratch page
+ * shows whether it really happened. */
+static bool effect_checkable(int advice)
+{
+	return advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
+}
+
+static bool zeroes_for_real(int advice)
+{
+	size_t page = shim_page_size();
+	volatile unsigned char *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return true; /* cannot tell: believe the kernel */
+	p[0] = 0xa5;
+	p[page - 1] = 0x5a;
+	bool zeroed = real_madvise((uintptr_t)p, page, advice) != 0 ||
+		      (p[0] == 0 && p[page - 1] == 0);
+	munmap((void *)p, page);
+	return zeroed;
+}
+
 enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 			      size_t len)
 {
 	enum advice_state st = ST_NATIVE;
+	if (kernel_result == 0 && effect_checkable(advice) && !zeroes_for_real(advice))
+		st = ST_MISSING_FAKE;
 	if (kernel_result == -ENOSYS) {
 		mark_syscall_absent();
 		return atomic_load(&shim_state[advice]);

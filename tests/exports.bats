@@ -11,7 +11,7 @@ setup() {
 @test "only the interposed symbols are exported" {
 	run sh -c "nm -D --defined-only '$MADVISE_SHIM_LIB' | awk '\$2 ~ /^[TWDBVi]\$/ {print \$3}' | sed 's/@.*//' | sort | tr '\n' ' '"
 	assert_success
-	assert_output "madvise mlock mlock2 mlockall posix_fadvise posix_fadvise64 posix_madvise process_madvise "
+	assert_output "madvise mlock mlock2 mlockall posix_fadvise posix_fadvise64 posix_madvise process_madvise syscall "
 }
 
 @test "the version script hides internal functions" {
