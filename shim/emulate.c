@@ -190,15 +190,17 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 	return remap_anon(v, from, to);
 }
 
-/* mremap and mmap leave memory unlocked: DONTNEED_LOCKED keeps it locked, as
- * the kernel does.  mremap(MREMAP_DONTUNMAP) clears the lock of the whole
- * mapping, not just of the range it moved, so the whole mapping is locked
- * again (which faults the emptied pages back in, unless it was locked on
- * fault). */
-static long relock(const struct vma *v)
+/* DONTNEED_LOCKED on locked memory.  mremap(MREMAP_DONTUNMAP) would unlock the
+ * whole mapping and leave the process's locked-memory count too high, so the
+ * locked pages are replaced in place instead, and the new ones locked as the
+ * old were (which faults them in, unless they were locked on fault). */
+static long discard_locked(const struct vma *v, uintptr_t from, uintptr_t to)
 {
-	uintptr_t from = v->start, to = v->end;
-	long r = -ENOSYS;
+	long r = v->kind == VMA_FILE ? remap_private_file(v, from, to) :
+		 remap_anon(v, from, to);
+	if (r)
+		return r;
+	r = -ENOSYS;
 #ifdef SYS_mlock2
 	r = raw_syscall(SYS_mlock2, from, to - from, v->lockonfault ? MLOCK_ONFAULT : 0);
 #endif
@@ -225,10 +227,9 @@ static long visit_discard(const struct vma *v, uintptr_t from, uintptr_t to, voi
 	 * table entries.  Special mappings refault the same pages. */
 	if (v->shared || v->kind == VMA_SPECIAL)
 		return 0;
-	long r = discard_private(v, from, to, advice);
-	if (r == 0 && v->locked)
-		r = relock(v);
-	return r;
+	if (v->locked)
+		return discard_locked(v, from, to);
+	return discard_private(v, from, to, advice);
 }
 
 static int walk_needs(void)
@@ -258,8 +259,10 @@ static long emulate_discard(uintptr_t start, uintptr_t end, int advice)
 		/* else several mappings, holes, or a mapping mremap refuses:
 		 * the walk decides mapping by mapping */
 	}
-	if (!dontunmap)
+	if (!dontunmap || (advice == MADV_DONTNEED_LOCKED && need))
 		need |= VMA_NEED_FLAGS; /* the mmap fallback needs noreserve etc. */
+	if (advice == MADV_DONTNEED_LOCKED && need)
+		need |= VMA_NEED_PATH;  /* locked file pages are remapped from the file */
 	if (cached_fact(&have_dontunmap_file, learn_dontunmap_file) != FACT_YES)
 		need |= VMA_NEED_PATH;  /* private file pages come back from the file */
 	return vma_walk(start, end, need, visit_discard, &advice);

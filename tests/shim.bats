@@ -421,3 +421,20 @@ errno_table_same() {
 	echo "MADV_DONTNEED calls seen by strace: $n"
 	[ "$n" -ge 1 ] && [ "$n" -le 2 ]
 }
+
+# ---- the emulations of newer advice values ----
+
+@test "dontneed-locked: emptied, still locked, VmLck unchanged [native]" { scenario native dontneed-locked; }
+@test "dontneed-locked: emptied, still locked, VmLck unchanged [sim]" { scenario sim dontneed-locked; }
+@test "dontneed-locked: emptied, still locked, VmLck unchanged [sim-4.4]" { scenario sim-4.4 dontneed-locked; }
+@test "dontneed-locked: emptied, still locked, VmLck unchanged [sim-remap]" { scenario sim-remap dontneed-locked; }
+@test "remove: holes in shared files and memfds, the kernel's errors [native]" { scenario native remove; }
+@test "remove: holes in shared files and memfds, the kernel's errors [sim]" { scenario sim remove; }
+@test "remove: holes in shared files and memfds, the kernel's errors [sim-maps]" { scenario sim-maps remove; }
+@test "populate: no byte changed under 8 writing threads, the kernel's errors [native]" { scenario native populate; }
+@test "populate: no byte changed under 8 writing threads, the kernel's errors [sim]" { scenario sim populate; }
+@test "populate: no byte changed under 8 writing threads, the kernel's errors [sim-4.4]" { scenario sim-4.4 populate; }
+@test "guard: guard pages fault, come back empty [native]" { scenario native guard; }
+@test "guard: guard pages fault, come back empty [sim]" { scenario sim guard; }
+@test "guard: guard pages fault, come back empty [sim-6.6]" { scenario sim-6.6 guard; }
+@test "guard: guard pages fault, come back empty [sim-remap]" { scenario sim-remap guard; }

@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "advice_table.h"
@@ -268,6 +269,17 @@ static int make_file(size_t npages)
 	}
 	free(buf);
 	return fd;
+}
+
+/* A second, independent open of the same (unlinked) file. */
+static int open_file_again(int fd, int flags)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int nfd = open(path, flags | O_CLOEXEC);
+	if (nfd < 0)
+		setup_failed("open %s", path);
+	return nfd;
 }
 
 static unsigned char file_at(int fd, size_t page)
@@ -1208,6 +1220,156 @@ static void sc_fork(int advice, const char *name)
 	expect_call("parent after the child: madvise(page 2)", r, err, 0, 0);
 }
 
+/* DONTNEED_LOCKED empties locked memory and leaves it locked. */
+static void sc_dontneed_locked(void)
+{
+	int err;
+	char *p = map_anon(4);
+	fill(p, 0, 4);
+	if (mlock(p, 4 * pg))
+		setup_failed("mlock");
+	long lck0 = status_kb("VmLck");
+	int r = madv(p + pg, 2 * pg, MADV_DONTNEED_LOCKED, &err);
+	expect_call("madvise(pages 1-2 of 4 mlocked, DONTNEED_LOCKED)", r, err, 0, 0);
+	expect_states("emptied in the middle", p, "ozzo");
+	check(smaps_has_flag(p, "lo") && smaps_has_flag(p + pg, "lo") &&
+	      smaps_has_flag(p + 3 * pg, "lo"), "every page still locked (VmFlags lo)");
+	check(status_kb("VmLck") == lck0, "VmLck unchanged");
+	char *q = map_anon(2);
+	fill(q, 0, 2);
+	r = madv(q, 2 * pg, MADV_DONTNEED_LOCKED, &err);
+	expect_call("madvise(unlocked, DONTNEED_LOCKED)", r, err, 0, 0);
+	expect_states("emptied", q, "zz");
+	check(!smaps_has_flag(q, "lo"), "not locked by it");
+}
+
+/* MADV_REMOVE punches a hole in the backing file of a shared mapping. */
+static void sc_remove(void)
+{
+	int err;
+	int fd = make_file(4);
+	char *s = map_fixed_or_any(4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int r = madv(s + pg, 2 * pg, MADV_REMOVE, &err);
+	expect_call("madvise(pages 1-2 of a shared file mapping, REMOVE)", r, err, 0, 0);
+	expect_states("the hole reads zero through the mapping", s, "fzzf");
+	check(file_at(fd, 1) == 0 && file_at(fd, 2) == 0 && file_at(fd, 3) == file_byte(3),
+	      "the file has the hole, the rest is intact");
+
+	char *p = map_fixed_or_any(4, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	r = madv(p, pg, MADV_REMOVE, &err);
+	expect_call("madvise(private file mapping, REMOVE)", r, err, -1, EACCES);
+	char *a = map_anon(2);
+	r = madv(a, pg, MADV_REMOVE, &err);
+	expect_call("madvise(private anonymous, REMOVE)", r, err, -1, EINVAL);
+
+	int ro = open_file_again(fd, O_RDONLY);
+	char *sr = map_fixed_or_any(2, PROT_READ, MAP_SHARED, ro, 0);
+	r = madv(sr, pg, MADV_REMOVE, &err);
+	expect_call("madvise(shared mapping of a read-only descriptor, REMOVE)", r, err,
+		    -1, EACCES);
+	close(ro);
+
+	int m = memfd_create("remove", 0);
+	if (m < 0 || ftruncate(m, (off_t)(2 * pg)))
+		setup_failed("memfd");
+	char *mm = map_fixed_or_any(2, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	memset(mm, 'M', 2 * pg);
+	r = madv(mm, pg, MADV_REMOVE, &err);
+	expect_call("madvise(memfd mapping, REMOVE)", r, err, 0, 0);
+	check(mm[0] == 0 && mm[pg] == 'M', "memfd: first page zero, second kept");
+	close(m);
+	close(fd);
+}
+
+struct writer {
+	unsigned *counter;
+	unsigned rounds;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	for (unsigned i = 0; i < w->rounds; i++)
+		__atomic_fetch_add(w->counter, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* POPULATE_WRITE changes no byte, even while other threads write: every
+ * increment they made is still there afterwards. */
+static void sc_populate(void)
+{
+	enum { PAGES = 8, ROUNDS = 200000 };
+	int err;
+	char *p = map_anon(PAGES);
+	memset(p, 0, PAGES * pg);
+	pthread_t t[PAGES];
+	struct writer w[PAGES];
+	for (int i = 0; i < PAGES; i++) {
+		w[i] = (struct writer){ (unsigned *)(p + (size_t)i * pg), ROUNDS };
+		if (pthread_create(&t[i], NULL, writer_main, &w[i]))
+			setup_failed("pthread_create");
+	}
+	int failures = 0;
+	for (int k = 0; k < 200; k++)
+		if (madv(p, PAGES * pg, MADV_POPULATE_WRITE, &err) != 0)
+			failures++;
+	for (int i = 0; i < PAGES; i++)
+		pthread_join(t[i], NULL);
+	check(failures == 0, "200 x madvise(POPULATE_WRITE) while 8 threads write: all 0");
+	bool all = true;
+	for (int i = 0; i < PAGES; i++)
+		all &= *(unsigned *)(p + (size_t)i * pg) == ROUNDS;
+	check(all, "every one of 8 x %u increments is still there", (unsigned)ROUNDS);
+
+	char *q = map_anon(4);
+	fill(q, 0, 4);
+	int r = madv(q, 4 * pg, MADV_POPULATE_READ, &err);
+	expect_call("madvise(written pages, POPULATE_READ)", r, err, 0, 0);
+	expect_states("unchanged", q, "oooo");
+	check(resident_pages(q, 4) == 4, "resident");
+
+	char *n = map_fixed_or_any(2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r = madv(n, pg, MADV_POPULATE_READ, &err);
+	expect_call("madvise(PROT_NONE, POPULATE_READ)", r, err, -1, EINVAL);
+	char *ro = map_fixed_or_any(2, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r = madv(ro, pg, MADV_POPULATE_WRITE, &err);
+	expect_call("madvise(read-only, POPULATE_WRITE)", r, err, -1, EINVAL);
+
+	/* a shared file mapping that runs past the end of its file */
+	int fd = make_file(1);
+	char *f = map_fixed_or_any(3, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	r = madv(f, 3 * pg, MADV_POPULATE_READ, &err);
+	expect_call("madvise(past the end of the file, POPULATE_READ)", r, err, -1, EFAULT);
+	r = madv(f, 3 * pg, MADV_POPULATE_WRITE, &err);
+	expect_call("madvise(past the end of the file, POPULATE_WRITE)", r, err, -1, EFAULT);
+	check(file_at(fd, 0) == file_byte(0), "the file is unchanged");
+	close(fd);
+}
+
+/* Guard pages fault on access; removing them gives empty pages back. */
+static void sc_guard(void)
+{
+	int err;
+	char *p = map_anon(4);
+	fill(p, 0, 4);
+	int r = madv(p + pg, 2 * pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(pages 1-2 of 4, GUARD_INSTALL)", r, err, 0, 0);
+	expect_fault("read of a guard page", p + pg, false);
+	check(p[0] == (char)orig_byte(0) && p[3 * pg] == (char)orig_byte(3),
+	      "pages around the guard keep their data");
+	r = madv(p, 4 * pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(all 4, GUARD_REMOVE)", r, err, 0, 0);
+	expect_states("guard pages come back empty, the others untouched", p, "ozzo");
+	memset(p + pg, 'W', pg);
+	check(p[pg] == 'W', "a former guard page is writable again");
+
+	char *l = map_anon(2);
+	if (mlock(l, 2 * pg))
+		setup_failed("mlock");
+	r = madv(l, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(mlocked, GUARD_INSTALL)", r, err, -1, EINVAL);
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 static const struct {
@@ -1230,6 +1392,10 @@ static const struct {
 	{ "raw", "ADVICE", "print what one madvise on a written page returns (no check)" },
 	{ "noreserve", "", "MAP_NORESERVE survives DONTNEED" },
 	{ "fork", "ADVICE [--must-zero]", "a forked child advises its own mappings" },
+	{ "dontneed-locked", "", "DONTNEED_LOCKED empties locked memory, which stays locked" },
+	{ "remove", "", "REMOVE punches holes in shared files and memfds; kernel errors" },
+	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
+	{ "guard", "", "guard pages fault; removing them gives empty pages" },
 };
 
 static void usage(FILE *f)
@@ -1306,6 +1472,14 @@ int main(int argc, char **argv)
 		sc_noreserve();
 	else if (!strcmp(subcmd, "fork") && arg1)
 		sc_fork(advice_value(arg1), arg1);
+	else if (!strcmp(subcmd, "dontneed-locked"))
+		sc_dontneed_locked();
+	else if (!strcmp(subcmd, "remove"))
+		sc_remove();
+	else if (!strcmp(subcmd, "populate"))
+		sc_populate();
+	else if (!strcmp(subcmd, "guard"))
+		sc_guard();
 	else if (!strcmp(subcmd, "raw") && arg1) {
 		sc_raw(advice_value(arg1), arg1);
 		return 0;
