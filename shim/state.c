@@ -65,7 +65,12 @@ static void mark_syscall_absent(void)
 	}
 }
 
-/* A mapping on which a kernel that has the advice accepts it. */
+/* No scratch mapping could be made (address space or map count exhausted):
+ * nothing is learnt, and the next call probes again. */
+#define PROBE_UNDECIDED 1
+
+/* The kernel's answer on a mapping where a kernel that has the advice accepts
+ * it. */
 static long probe_advice(int advice)
 {
 	size_t page = shim_page_size();
@@ -81,7 +86,7 @@ static long probe_advice(int advice)
 	}
 	char *p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
-		return 0; /* cannot tell: trust the kernel's EINVAL */
+		return PROBE_UNDECIDED;
 	uintptr_t start = ((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1);
 	long r = real_madvise(start, len, advice);
 	munmap(p, map_len);
@@ -132,6 +137,8 @@ enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 		if (start & (page - 1) || (len && !rounded) || start + rounded < start)
 			return ST_UNKNOWN;
 		long p = probe_advice(advice);
+		if (p == PROBE_UNDECIDED)
+			return ST_UNKNOWN;
 		if (p == -EINVAL)
 			st = ST_MISSING_EINVAL;
 		else if (p == -ENOSYS) {
