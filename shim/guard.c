@@ -37,6 +37,18 @@ void guard_forget(uintptr_t start, uintptr_t end)
 
 #define PIECES 16
 
+uintptr_t guard_first_in(uintptr_t from, uintptr_t to)
+{
+	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
+		return to;
+	struct range first;
+	sigset_t saved;
+	ranges_lock(&guards, &saved);
+	size_t n = ranges_find(&guards, from, to, &first, 1);
+	ranges_unlock(&guards, &saved);
+	return n ? first.start : to;
+}
+
 /* Records the unguarded parts of [from, to) with protection prot and returns
  * them in gaps; -ENOMEM when the table is full (nothing recorded then). */
 static long record_gaps(uintptr_t from, uintptr_t to, int prot, struct range *gaps,

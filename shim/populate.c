@@ -112,6 +112,12 @@ static long visit_populate(const struct vma *v, uintptr_t from, uintptr_t to, vo
 	if (from > p->next)
 		return -ENOMEM; /* the kernel stops at the first hole */
 	p->next = to;
+	/* a guard page cannot be faulted in: EFAULT there, as the kernel */
+	uintptr_t guard = guard_first_in(from, to);
+	if (guard < to) {
+		long r = guard > from ? visit_populate(v, from, guard, arg) : 0;
+		return r ? r : -EFAULT;
+	}
 	if (v->kind == VMA_PFNMAP)
 		return -EINVAL;
 	if (!(v->prot & (write ? PROT_WRITE : PROT_READ)))

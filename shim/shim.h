@@ -50,6 +50,7 @@ void state_apply_mode(void);
 enum advice_state state_learn(int advice, long kernel_result,
 			      uintptr_t start, size_t len);
 bool state_syscall_absent(void);
+enum advice_state state_ensure(int advice);
 
 /* ---- calls to the next definition or the kernel (real.c) ----
  * All return 0 (or a count) or -errno and never touch errno. */
@@ -81,10 +82,32 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
 /* what a walk must read to see locked mappings (emulate.c) */
 int guard_walk_needs(void);
+/* where the first emulated guard page in [from, to) is, or to */
+uintptr_t guard_first_in(uintptr_t from, uintptr_t to);
 /* the program unmapped or replaced [start, end): forget its guards */
 void guard_forget(uintptr_t start, uintptr_t end);
 long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
 void fork_advice_init(void);                                           /* fork.c */
+
+/* fork.c keeps the ranges of emulated fork advice in step with the mappings:
+ * the mmap, munmap and mremap wrappers (mapchange.c) hand it the real call
+ * (map_op_fn: the result, or -1 with errno set) while the table is in use. */
+extern _Atomic int fork_table_busy;
+static inline bool fork_advice_busy(void)
+{
+	return atomic_load_explicit(&fork_table_busy, memory_order_relaxed);
+}
+typedef intptr_t (*map_op_fn)(void *arg);
+intptr_t fork_track_map(uintptr_t addr, size_t len, bool fixed, map_op_fn op, void *arg);
+intptr_t fork_track_unmap(uintptr_t addr, size_t len, map_op_fn op, void *arg);
+intptr_t fork_track_remap(uintptr_t old, size_t old_len, size_t new_len, int flags,
+			  uintptr_t new_addr, map_op_fn op, void *arg);
+/* The next mmap, munmap and mremap, or the raw syscall: no bookkeeping, errno
+ * as libc sets it (mapchange.c). */
+void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off);
+int real_munmap(void *addr, size_t len);
+void *real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+void mapchange_resolve(void);
 
 /* ---- finding mappings (mapinfo.c) ---- */
 enum vma_kind { VMA_ANON, VMA_FILE, VMA_SPECIAL, VMA_PFNMAP };

@@ -88,6 +88,9 @@ static long probe_advice(int advice)
 	if (p == MAP_FAILED)
 		return PROBE_UNDECIDED;
 	uintptr_t start = ((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1);
+	/* collapse refuses a range with nothing in it */
+	for (size_t off = 0; advice == MADV_COLLAPSE && off < len; off += page)
+		((volatile char *)start)[off] = 1;
 	long r = real_madvise(start, len, advice);
 	munmap(p, map_len);
 	return r;
@@ -116,6 +119,21 @@ static bool zeroes_for_real(int advice)
 		      (p[0] == 0 && p[page - 1] == 0);
 	munmap((void *)p, page);
 	return zeroed;
+}
+
+/* The state of an advice value the shim itself wants to use (MADV_DONTNEED
+ * to empty memory for FREE, GUARD_INSTALL...): learnt on a scratch mapping
+ * when no call has taught it yet. */
+enum advice_state state_ensure(int advice)
+{
+	enum advice_state st = atomic_load_explicit(&shim_state[advice],
+						     memory_order_relaxed);
+	if (st != ST_UNKNOWN || shim_mode == MODE_OFF)
+		return st;
+	long r = probe_advice(advice);
+	if (r == PROBE_UNDECIDED)
+		return ST_UNKNOWN;
+	return state_learn(advice, r, 0, 0);
 }
 
 enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
