@@ -56,10 +56,6 @@ static void read_option(const struct option_def *o)
 	complain(o, value);
 }
 
-void guard_atfork_prepare(void);
-void guard_atfork_parent(void);
-void guard_atfork_child(void);
-
 static void atfork_child(void)
 {
 	guard_atfork_child();

@@ -124,7 +124,7 @@ static long remap_anon(const struct vma *v, uintptr_t from, uintptr_t to)
 		flags |= MAP_NORESERVE;
 	if (v->growsdown)
 		flags |= MAP_GROWSDOWN;
-	if (mmap((void *)from, to - from, v->prot, flags, -1, 0) == MAP_FAILED)
+	if (real_mmap((void *)from, to - from, v->prot, flags, -1, 0) == MAP_FAILED)
 		return -errno;
 	return 0;
 }
@@ -145,10 +145,11 @@ static long dontunmap_chunked(uintptr_t from, uintptr_t to)
 	return 0;
 }
 
+/* The kernel's own MADV_DONTNEED changes nothing but the pages, where a remap
+ * would lose flags the kernel keeps in the mapping (VM_DONTCOPY...). */
 static bool dontneed_native(void)
 {
-	return atomic_load_explicit(&shim_state[MADV_DONTNEED], memory_order_relaxed) ==
-	       ST_NATIVE;
+	return state_ensure(MADV_DONTNEED) == ST_NATIVE;
 }
 
 /* mremap(MREMAP_DONTUNMAP) of a private file mapping: Linux 5.13. */

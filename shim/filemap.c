@@ -129,7 +129,7 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to)
 	int flags = MAP_PRIVATE | MAP_FIXED | (v->noreserve ? MAP_NORESERVE : 0);
 	off_t offset = (off_t)(v->offset + (from - v->start));
 	long r = 0;
-	if (mmap((void *)from, to - from, v->prot, flags, fd, offset) == MAP_FAILED)
+	if (real_mmap((void *)from, to - from, v->prot, flags, fd, offset) == MAP_FAILED)
 		r = -errno;
 	close(fd);
 	return r;

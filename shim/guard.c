@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "ranges.h"
+#include "rawsys.h"
 #include "shim.h"
 
 static struct range_set guards;
@@ -36,6 +37,92 @@ void guard_forget(uintptr_t start, uintptr_t end)
 }
 
 #define PIECES 16
+
+/* Takes the records of [from, to) out of the table, up to PIECES of them. */
+static size_t take(uintptr_t from, uintptr_t to, struct range *out)
+{
+	sigset_t saved;
+	ranges_lock(&guards, &saved);
+	size_t n = ranges_find(&guards, from, to, out, PIECES);
+	for (size_t i = 0; i < n; i++)
+		ranges_remove(&guards, out[i].start, out[i].end);
+	ranges_unlock(&guards, &saved);
+	return n;
+}
+
+/* The child of fork got fresh pages for [from, to) (WIPEONFORK): as in the
+ * kernel, no guard survives there. */
+void guard_lift(uintptr_t from, uintptr_t to)
+{
+	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
+		return;
+	struct range have[PIECES];
+	size_t n;
+	do {
+		n = take(from, to, have);
+		for (size_t i = 0; i < n; i++)
+			raw_syscall(SYS_mprotect, have[i].start, have[i].end - have[i].start,
+				    have[i].value);
+	} while (n == PIECES);
+}
+
+/* mremap moved [old, old + len) to new: the guards travel with the pages.
+ * With MREMAP_DONTUNMAP the old range keeps its (PROT_NONE) mapping, and its
+ * records stay so that GUARD_REMOVE can still restore it. */
+void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old)
+{
+	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
+		return;
+	struct range have[PIECES];
+	sigset_t saved;
+	ranges_lock(&guards, &saved);
+	ranges_remove(&guards, new, new + len);
+	size_t n = ranges_find(&guards, old, old + len, have, PIECES);
+	if (!keep_old)
+		ranges_remove(&guards, old, old + len);
+	for (size_t i = 0; i < n; i++)
+		ranges_assign(&guards, have[i].start - old + new, have[i].end - old + new,
+			      have[i].value);
+	ranges_unlock(&guards, &saved);
+}
+
+/* mprotect over guard pages: the kernel's guards survive it, and the new
+ * protection is what GUARD_REMOVE must give back.  So the guard pages keep
+ * PROT_NONE and their records take the new protection. */
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	static void *_Atomic cache;
+	int (*next)(void *, size_t, int) =
+		(int (*)(void *, size_t, int))real_next("mprotect", &cache);
+	int r;
+	if (next) {
+		r = next(addr, len, prot);
+	} else {
+		long k = raw_syscall(SYS_mprotect, addr, len, prot);
+		if (k) {
+			errno = (int)-k;
+			return -1;
+		}
+		r = 0;
+	}
+	if (r != 0 || atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
+		return r;
+	size_t page = shim_page_size();
+	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
+	struct range have[PIECES];
+	sigset_t saved;
+	int saved_errno = errno;
+	ranges_lock(&guards, &saved);
+	size_t n = ranges_find(&guards, from, to, have, PIECES);
+	for (size_t i = 0; i < n; i++)
+		ranges_assign(&guards, have[i].start, have[i].end, (unsigned)prot);
+	ranges_unlock(&guards, &saved);
+	for (size_t i = 0; i < n && prot != PROT_NONE; i++)
+		raw_syscall(SYS_mprotect, have[i].start, have[i].end - have[i].start,
+			    PROT_NONE);
+	errno = saved_errno;
+	return 0;
+}
 
 uintptr_t guard_first_in(uintptr_t from, uintptr_t to)
 {
@@ -92,9 +179,9 @@ static long visit_install(const struct vma *v, uintptr_t from, uintptr_t to, voi
 	for (size_t i = 0; !r && i < n; i++) {
 		if (!v->shared)
 			r = discard_range(v, gaps[i].start, gaps[i].end);
-		if (!r && mprotect((void *)gaps[i].start, gaps[i].end - gaps[i].start,
-				   PROT_NONE) != 0)
-			r = -errno;
+		if (!r)
+			r = raw_syscall(SYS_mprotect, gaps[i].start,
+					gaps[i].end - gaps[i].start, PROT_NONE);
 	}
 	return r;
 }
@@ -107,26 +194,17 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return 0;
 	struct range have[PIECES];
-	sigset_t saved;
-	long r = 0;
-	for (;;) {
-		ranges_lock(&guards, &saved);
-		size_t n = ranges_find(&guards, from, to, have, PIECES);
-		if (n)
-			r = ranges_remove(&guards, have[0].start, have[n - 1].end);
-		ranges_unlock(&guards, &saved);
-		if (r || n == 0)
-			return r;
-		/* A guard the program lifted with mprotect is gone already:
-		 * only pages still PROT_NONE get their protection back. */
-		for (size_t i = 0; i < n && v->prot == PROT_NONE; i++)
-			if (mprotect((void *)have[i].start, have[i].end - have[i].start,
-				     (int)have[i].value) != 0)
-				return -errno;
-		if (n < PIECES)
-			return 0;
-		from = have[n - 1].end;
-	}
+	size_t n;
+	do {
+		n = take(from, to, have);
+		for (size_t i = 0; i < n; i++) {
+			long r = raw_syscall(SYS_mprotect, have[i].start,
+					     have[i].end - have[i].start, have[i].value);
+			if (r)
+				return r;
+		}
+	} while (n == PIECES);
+	return 0;
 }
 
 long emulate_guard(uintptr_t start, uintptr_t end, int advice)

@@ -86,6 +86,11 @@ int guard_walk_needs(void);
 uintptr_t guard_first_in(uintptr_t from, uintptr_t to);
 /* the program unmapped or replaced [start, end): forget its guards */
 void guard_forget(uintptr_t start, uintptr_t end);
+void guard_lift(uintptr_t from, uintptr_t to);
+void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old);
+void guard_atfork_prepare(void);
+void guard_atfork_parent(void);
+void guard_atfork_child(void);
 long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
 void fork_advice_init(void);                                           /* fork.c */
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # The library exports exactly the interposed entry points and uses nothing
-# that could allocate, buffer or read the environment per call.
+# that could allocate, buffer or read the environment per call.  mmap,
+# mmap64, munmap and mremap are interposed so that emulated fork advice and
+# guards follow the mappings.
 
 setup() {
 	bats_load_library bats-support
@@ -11,11 +13,11 @@ setup() {
 @test "only the interposed symbols are exported" {
 	run sh -c "nm -D --defined-only '$MADVISE_SHIM_LIB' | awk '\$2 ~ /^[TWDBVi]\$/ {print \$3}' | sed 's/@.*//' | sort | tr '\n' ' '"
 	assert_success
-	assert_output "madvise mlock mlock2 mlockall posix_fadvise posix_fadvise64 posix_madvise process_madvise syscall "
+	assert_output "madvise mlock mlock2 mlockall mmap mmap64 mprotect mremap munmap posix_fadvise posix_fadvise64 posix_madvise process_madvise syscall "
 }
 
 @test "the version script hides internal functions" {
-	run sh -c "nm -D '$MADVISE_SHIM_LIB' | grep -E ' (shim_madvise|emulate_madvise|vma_walk|real_next|state_learn)\$'"
+	run sh -c "nm -D '$MADVISE_SHIM_LIB' | grep -E ' (shim_madvise|emulate_madvise|vma_walk|real_next|state_learn|real_mmap|fork_track_map|emulate_fork_advice|guard_forget)\$'"
 	assert_failure
 }
 
