@@ -305,6 +305,11 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 			if (is_header(line)) {
 				if (have)
 					res = walker_feed(w, &cur);
+				have = false;
+				/* x86-64's [vsyscall] page is listed but is no mapping
+				 * of the process: madvise there is ENOMEM */
+				if (strstr(line, " [vsyscall]"))
+					continue;
 				parse_header(line, &cur, path, PATH_SCRATCH);
 				have = true;
 				/* in maps a mapping ends with its line; in smaps
