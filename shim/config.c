@@ -60,12 +60,14 @@ static void atfork_child(void)
 {
 	guard_atfork_child();
 	mapinfo_after_fork_child();
+	observe_after_fork_child();
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
 		read_option(&options[i]);
+	observe_init();
 	state_apply_mode();
 	real_resolve();
 	pthread_atfork(guard_atfork_prepare, guard_atfork_parent, atfork_child);

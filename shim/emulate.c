@@ -38,6 +38,15 @@ static bool learn_ksm(void)
  * in place with every attribute (protection, noreserve, pkey, name, policy):
  * what MADV_DONTNEED leaves behind.  Linux 5.7 has it for private anonymous
  * memory, 5.13 for every kind. */
+/* The kernel's own MADV_DONTNEED, as one step of an emulation. */
+static long kernel_dontneed(uintptr_t from, uintptr_t to)
+{
+	long r = real_madvise(from, to - from, MADV_DONTNEED);
+	if (r == 0)
+		outcome_how("kernel-dontneed", to - from);
+	return r;
+}
+
 static long dontunmap_range(uintptr_t from, uintptr_t to)
 {
 	size_t len = to - from;
@@ -47,6 +56,7 @@ static long dontunmap_range(uintptr_t from, uintptr_t to)
 	if (moved == MAP_FAILED)
 		return -errno;
 	munmap(moved, len);
+	outcome_how("mremap", len);
 	return 0;
 }
 
@@ -126,6 +136,7 @@ static long remap_anon(const struct vma *v, uintptr_t from, uintptr_t to)
 		flags |= MAP_GROWSDOWN;
 	if (real_mmap((void *)from, to - from, v->prot, flags, -1, 0) == MAP_FAILED)
 		return -errno;
+	outcome_how("remap", to - from);
 	return 0;
 }
 
@@ -176,7 +187,7 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 	/* FREE and DONTNEED_LOCKED where the kernel has MADV_DONTNEED: the
 	 * same result on unlocked memory, with nothing else changed */
 	if (advice != MADV_DONTNEED && !v->locked && dontneed_native())
-		return real_madvise(from, to - from, MADV_DONTNEED);
+		return kernel_dontneed(from, to);
 	bool by_mremap = v->kind == VMA_ANON ?
 		cached_fact(&have_dontunmap, learn_dontunmap) == FACT_YES :
 		cached_fact(&have_dontunmap_file, learn_dontunmap_file) == FACT_YES;
@@ -213,7 +224,7 @@ static long discard_locked(const struct vma *v, uintptr_t from, uintptr_t to)
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to)
 {
 	if (dontneed_native())
-		return real_madvise(from, to - from, MADV_DONTNEED);
+		return kernel_dontneed(from, to);
 	return discard_private(v, from, to, MADV_DONTNEED);
 }
 
@@ -252,7 +263,7 @@ static long emulate_discard(uintptr_t start, uintptr_t end, int advice)
 	if (advice != MADV_FREE && !need) {
 		/* nothing is locked: DONTNEED_LOCKED is DONTNEED */
 		if (dontneed_native())
-			return real_madvise(start, end - start, MADV_DONTNEED);
+			return kernel_dontneed(start, end);
 		/* The common case needs no lookup: one mapping, and mremap
 		 * gives exactly DONTNEED's result for every mapping kind. */
 		if (dontunmap && dontunmap_range(start, end) == 0)
@@ -284,6 +295,12 @@ static long emulate_dontdump(uintptr_t start, uintptr_t end)
 
 static long pass_error(uintptr_t start, size_t len, int advice, enum advice_state st)
 {
+	struct outcome *o = shim_outcome;
+	if (o) {
+		o->action = "kernel error";
+		o->how = NULL;
+		o->emptied = 0;
+	}
 	if (st == ST_FORCED)
 		return real_madvise(start, len, advice);
 	/* a kernel that fakes success has no honest error of its own */
@@ -295,6 +312,11 @@ long emulate_madvise(uintptr_t start, size_t len, int advice, enum advice_state 
 	int emu = advice_emulation(advice);
 	if (emu == EMU_NONE)
 		return pass_error(start, len, advice, st);
+	struct outcome *o = shim_outcome;
+	if (o) {
+		o->action = "emulated";
+		o->how = advice_emulation_name(emu);
+	}
 	uintptr_t end = 0;
 	int c = check_args(start, len, emu, &end);
 	if (c)
@@ -332,8 +354,11 @@ long emulate_madvise(uintptr_t start, size_t len, int advice, enum advice_state 
  * without the syscall is presented as one that has it and rejects them. */
 static long unknown_advice(uintptr_t start, size_t len, int advice)
 {
-	if (state_syscall_absent())
+	if (state_syscall_absent()) {
+		if (shim_outcome)
+			shim_outcome->action = "emulated:unknown-advice";
 		return -EINVAL;
+	}
 	long r = real_madvise(start, len, advice);
 	if (r == -ENOSYS) {
 		state_learn(MADV_NORMAL, r, start, len);

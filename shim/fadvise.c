@@ -92,12 +92,39 @@ static int shim_fadvise(int fd, off64_t offset, off64_t len, int advice)
 	return r;
 }
 
+static __attribute__((noinline)) int observed_fadvise(int fd, off64_t offset, off64_t len,
+							int advice, void *caller)
+{
+	struct outcome o = {
+		.entry = ENTRY_POSIX_FADVISE, .advice = advice, .addr = (uintptr_t)fd,
+		.len = (size_t)len, .kernel = KERNEL_NOT_ASKED, .caller = caller,
+	};
+	int st = atomic_load_explicit(&fa_state, memory_order_relaxed);
+	int r = shim_fadvise(fd, offset, len, advice);
+	if (st != FA_ABSENT && shim_mode != MODE_OFF &&
+	    atomic_load_explicit(&fa_state, memory_order_relaxed) == FA_ABSENT)
+		o.kernel = -ENOSYS; /* this call found the syscall missing */
+	else if (st != FA_ABSENT)
+		o.kernel = -r;
+	bool emulated = atomic_load_explicit(&fa_state, memory_order_relaxed) == FA_ABSENT &&
+			shim_mode != MODE_OFF;
+	o.action = emulated ? "emulated" : "native";
+	o.how = emulated ? (advice == POSIX_FADV_WILLNEED ? "readahead" : "hint") : NULL;
+	o.result = -r;
+	observe_done(&o);
+	return r;
+}
+
 SHIM_EXPORT int posix_fadvise(int fd, off_t offset, off_t len, int advice)
 {
+	if (SHIM_UNLIKELY(shim_observing))
+		return observed_fadvise(fd, offset, len, advice, __builtin_return_address(0));
 	return shim_fadvise(fd, offset, len, advice);
 }
 
 SHIM_EXPORT int posix_fadvise64(int fd, off64_t offset, off64_t len, int advice)
 {
+	if (SHIM_UNLIKELY(shim_observing))
+		return observed_fadvise(fd, offset, len, advice, __builtin_return_address(0));
 	return shim_fadvise(fd, offset, len, advice);
 }

@@ -131,6 +131,8 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to)
 	long r = 0;
 	if (real_mmap((void *)from, to - from, v->prot, flags, fd, offset) == MAP_FAILED)
 		r = -errno;
+	else
+		outcome_how("file-remap", to - from);
 	close(fd);
 	return r;
 }
@@ -153,6 +155,8 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
 		      (off_t)(to - from)) != 0)
 		r = -errno;
+	else
+		outcome_how("punch-hole", to - from);
 	close(fd);
 	return r;
 }

@@ -123,9 +123,15 @@ SHIM_EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t v
 {
 	int saved = errno;
 	long r;
+	struct outcome o = {
+		.entry = ENTRY_PROCESS_MADVISE, .advice = advice, .addr = (uintptr_t)pidfd,
+		.len = vlen, .kernel = KERNEL_NOT_ASKED, .action = "native",
+		.caller = __builtin_return_address(0),
+	};
 	int st = atomic_load_explicit(&pm_state, memory_order_relaxed);
 	if (st != PM_ABSENT || shim_mode == MODE_OFF) {
 		r = real_process_madvise(pidfd, iov, vlen, advice, flags);
+		o.kernel = r < 0 ? r : 0;
 		if (r != -ENOSYS || shim_mode == MODE_OFF) {
 			if (st == PM_UNKNOWN)
 				atomic_store_explicit(&pm_state, PM_NATIVE, memory_order_relaxed);
@@ -133,8 +139,14 @@ SHIM_EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t v
 		}
 		atomic_store_explicit(&pm_state, PM_ABSENT, memory_order_relaxed);
 	}
+	o.action = "emulated";
+	o.how = "own-process";
 	r = emulate_process_madvise(pidfd, iov, vlen, advice, flags);
 out:
+	if (SHIM_UNLIKELY(shim_observing)) {
+		o.result = r;
+		observe_done(&o);
+	}
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

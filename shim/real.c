@@ -81,11 +81,13 @@ long real_madvise(uintptr_t start, size_t len, int advice)
 	int saved = errno;
 	int r = atomic_load_explicit(&real_madvise_fn, memory_order_relaxed)(
 		(void *)start, len, advice);
-	if (r == 0)
-		return 0;
-	long err = -errno;
+	long result = r == 0 ? 0 : -errno;
 	errno = saved;
-	return err;
+	/* the first answer the kernel gave to the call being traced */
+	struct outcome *o = shim_outcome;
+	if (o && o->kernel == KERNEL_NOT_ASKED && start == o->addr && advice == o->advice)
+		o->kernel = result;
+	return result;
 }
 
 long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,

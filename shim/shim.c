@@ -4,10 +4,13 @@
 
 #include "shim.h"
 
-static __attribute__((noinline)) int madvise_slow(void *addr, size_t len, int advice)
+static __attribute__((noinline)) int madvise_slow(void *addr, size_t len, int advice,
+						       void *caller)
 {
 	int saved = errno;
-	long r = shim_madvise((uintptr_t)addr, len, advice);
+	long r = SHIM_UNLIKELY(shim_observing) ?
+		observe_madvise(ENTRY_MADVISE, (uintptr_t)addr, len, advice, caller) :
+		shim_madvise((uintptr_t)addr, len, advice);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
@@ -20,11 +23,10 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	/* Where the kernel has the advice: one load, one branch, the real call. */
 	if (SHIM_LIKELY((unsigned)advice < ADVICE_SLOTS &&
-			atomic_load_explicit(&shim_state[advice], memory_order_relaxed) ==
-				ST_NATIVE))
+			atomic_load_explicit(&shim_fast[advice], memory_order_relaxed)))
 		return atomic_load_explicit(&real_madvise_fn, memory_order_relaxed)(
 			addr, len, advice);
-	return madvise_slow(addr, len, advice);
+	return madvise_slow(addr, len, advice, __builtin_return_address(0));
 }
 
 /* glibc and musl: POSIX_MADV_DONTNEED is ignored (POSIX forbids discarding
@@ -35,7 +37,10 @@ SHIM_EXPORT int posix_madvise(void *addr, size_t len, int advice)
 	if (advice == POSIX_MADV_DONTNEED)
 		return 0;
 	int saved = errno;
-	long r = shim_madvise((uintptr_t)addr, len, advice);
+	long r = SHIM_UNLIKELY(shim_observing) ?
+		observe_madvise(ENTRY_POSIX_MADVISE, (uintptr_t)addr, len, advice,
+				__builtin_return_address(0)) :
+		shim_madvise((uintptr_t)addr, len, advice);
 	errno = saved;
 	return r < 0 ? (int)-r : 0;
 }

@@ -36,6 +36,9 @@ enum advice_state {
 	ST_MISSING_FAKE,    /* the kernel answers 0 and does nothing (qemu-user) */
 };
 extern _Atomic unsigned char shim_state[ADVICE_SLOTS];
+/* 1 where madvise may go straight to the kernel: native, and no trace or
+ * statistics to keep.  The hot path reads only this. */
+extern _Atomic unsigned char shim_fast[ADVICE_SLOTS];
 /* emulation kind + 1 per advice value, 0 for values not in the table */
 extern const unsigned char shim_emulation[ADVICE_SLOTS];
 
@@ -138,9 +141,44 @@ long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 	      void *arg);
 void mapinfo_after_fork_child(void);
 
+/* ---- trace and statistics (observe.c) ---- */
+enum shim_entry { ENTRY_MADVISE, ENTRY_POSIX_MADVISE, ENTRY_PROCESS_MADVISE,
+		  ENTRY_POSIX_FADVISE, ENTRY_SYSCALL, ENTRY_COUNT };
+#define KERNEL_NOT_ASKED 1
+/* What one call asked, what the kernel said and what the shim did. */
+struct outcome {
+	enum shim_entry entry;
+	int advice;
+	uintptr_t addr;
+	size_t len;
+	long kernel;          /* the real call's result, or KERNEL_NOT_ASKED */
+	const char *action;   /* "native", "emulated", "kernel error" */
+	const char *how;      /* how it was emulated */
+	size_t emptied;       /* bytes emptied by emulation */
+	long result;          /* 0, a count, or -errno */
+	void *caller;
+};
+extern bool shim_observing;   /* a trace or statistics are on */
+/* the call being observed on this thread, or NULL */
+extern __thread struct outcome *shim_outcome
+	__attribute__((tls_model("initial-exec")));
+static inline void outcome_how(const char *how, size_t emptied)
+{
+	struct outcome *o = shim_outcome;
+	if (o) {
+		o->how = how;
+		o->emptied += emptied;
+	}
+}
+long observe_madvise(enum shim_entry entry, uintptr_t start, size_t len, int advice,
+		     void *caller);
+void observe_done(struct outcome *o);
+void observe_init(void);
+void observe_after_fork_child(void);
+
 /* ---- messages (msg.c) ---- */
 struct msgbuf {
-	char buf[256];
+	char buf[512];
 	size_t len;
 };
 void msg_str(struct msgbuf *m, const char *s);

@@ -18,6 +18,13 @@ const unsigned char shim_emulation[ADVICE_SLOTS] = {
 MADVISE_ADVICE_TABLE(CHECK_SLOT)
 
 _Atomic unsigned char shim_state[ADVICE_SLOTS];
+_Atomic unsigned char shim_fast[ADVICE_SLOTS];
+
+static void set_fast(int advice, enum advice_state st)
+{
+	atomic_store_explicit(&shim_fast[advice], st == ST_NATIVE && !shim_observing,
+			      memory_order_relaxed);
+}
 static _Atomic bool syscall_absent;
 
 bool state_syscall_absent(void)
@@ -29,6 +36,7 @@ static void set_state(int advice, enum advice_state st)
 {
 	atomic_store_explicit(&shim_state[advice], (unsigned char)st,
 			      memory_order_relaxed);
+	set_fast(advice, st);
 }
 
 /* Values in the table whose support is learnt and cached. */
@@ -49,6 +57,8 @@ void state_apply_mode(void)
 			set_state(a, ST_NATIVE);
 		else if (shim_mode == MODE_EMULATE && emu >= 0 && emu != EMU_NONE)
 			set_state(a, ST_FORCED);
+		else
+			set_fast(a, atomic_load(&shim_state[a]));
 	}
 }
 
@@ -168,5 +178,6 @@ enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 	if (!atomic_compare_exchange_strong(&shim_state[advice], &expected,
 					    (unsigned char)st))
 		return (enum advice_state)expected;
+	set_fast(advice, st);
 	return st;
 }

@@ -29,10 +29,20 @@ static bool advise_number(long n)
 	return false;
 }
 
-static long advise(long n, long a, long b, long c, long d, long e)
+static long advise(long n, long a, long b, long c, long d, long e, void *caller)
 {
-	if (n == SYS_madvise)
-		return madvise((void *)a, (size_t)b, (int)c);
+	if (n == SYS_madvise) {
+		if (!shim_observing)
+			return madvise((void *)a, (size_t)b, (int)c);
+		int saved = errno;
+		long r = observe_madvise(ENTRY_SYSCALL, (uintptr_t)a, (size_t)b, (int)c, caller);
+		if (r < 0) {
+			errno = (int)-r;
+			return -1;
+		}
+		errno = saved;
+		return 0;
+	}
 #ifdef SYS_process_madvise
 	if (n == SYS_process_madvise)
 		return process_madvise((int)a, (const struct iovec *)b, (size_t)c, (int)d,
@@ -55,7 +65,7 @@ SHIM_EXPORT long syscall(long number, ...)
 	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
 	if (SHIM_UNLIKELY(advise_number(number)) && shim_mode != MODE_OFF)
-		return advise(number, a, b, c, d, e);
+		return advise(number, a, b, c, d, e, __builtin_return_address(0));
 	static void *_Atomic cache;
 	long (*next)(long, ...) = (long (*)(long, ...))real_next("syscall", &cache);
 	if (next)

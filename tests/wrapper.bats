@@ -166,7 +166,8 @@ make_elf() {
 		run --separate-stderr shim "$opt"
 		assert_success
 		assert_equal "$stderr" ''
-		assert_line --index 0 --regexp '^usage: madvise-shim \[--mode auto\|emulate\|off\] \[--lib PATH\] \[--\] COMMAND'
+		assert_line --index 0 --regexp '^usage: madvise-shim \[--mode auto\|emulate\|off\] \[--log stderr\|FILE\] \[--stats\] \[--lib PATH\] \[--\] COMMAND'
+	assert_line --index 1 --regexp '^ +madvise-shim --probe'
 		assert_line --partial '--mode MODE'
 		assert_line --partial '--lib PATH'
 		assert_line --partial '--version'
