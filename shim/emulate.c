@@ -60,7 +60,7 @@ static long dontunmap_range(uintptr_t from, uintptr_t to)
 	return 0;
 }
 
-static bool learn_dontunmap(void)
+static bool learn_dontunmap_scratch(void)
 {
 	size_t page = shim_page_size();
 	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
@@ -70,6 +70,17 @@ static bool learn_dontunmap(void)
 	long r = dontunmap_range((uintptr_t)p, (uintptr_t)p + page);
 	munmap(p, page);
 	return r == 0;
+}
+
+/* The learning steps below empty scratch pages, not the program's: they are
+ * kept out of the trace's count. */
+static bool learn_dontunmap(void)
+{
+	struct outcome *o = shim_outcome;
+	shim_outcome = NULL;
+	bool r = learn_dontunmap_scratch();
+	shim_outcome = o;
+	return r;
 }
 
 static _Atomic int have_thp, have_ksm, have_dontunmap;
@@ -164,7 +175,17 @@ static bool dontneed_native(void)
 }
 
 /* mremap(MREMAP_DONTUNMAP) of a private file mapping: Linux 5.13. */
+static bool learn_dontunmap_file_scratch(void);
 static bool learn_dontunmap_file(void)
+{
+	struct outcome *o = shim_outcome;
+	shim_outcome = NULL;
+	bool r = learn_dontunmap_file_scratch();
+	shim_outcome = o;
+	return r;
+}
+
+static bool learn_dontunmap_file_scratch(void)
 {
 	size_t page = shim_page_size();
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

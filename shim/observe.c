@@ -169,7 +169,7 @@ static void count(const struct outcome *o)
 	int a = (unsigned)o->advice < ADVICE_SLOTS ? o->advice : ADVICE_SLOTS;
 	_Atomic unsigned long long *s = stats[o->entry][a];
 	atomic_fetch_add_explicit(&s[S_CALLS], 1, memory_order_relaxed);
-	if (o->action && !strcmp(o->action, "native") && o->result >= 0)
+	if ((!o->action || !strcmp(o->action, "native")) && o->result >= 0)
 		atomic_fetch_add_explicit(&s[S_NATIVE], 1, memory_order_relaxed);
 	if (o->action && !strncmp(o->action, "emulated", 8))
 		atomic_fetch_add_explicit(&s[S_EMULATED], 1, memory_order_relaxed);

@@ -22,6 +22,7 @@
  * mmap(NULL, ...) allocates, so a probe mapping made by the shim can never
  * fill a hole a scenario relies on.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1370,6 +1371,64 @@ static void sc_guard(void)
 	expect_call("madvise(mlocked, GUARD_INSTALL)", r, err, -1, EINVAL);
 }
 
+struct caller {
+	char *base;
+	int advice;
+	long calls;
+	int failures;
+};
+
+static void *caller_main(void *arg)
+{
+	struct caller *c = arg;
+	for (long i = 0; i < c->calls; i++) {
+		int err;
+		c->base[(size_t)(i % 4) * pg] = 1;
+		if (madv(c->base + (size_t)(i % 4) * pg, pg, c->advice, &err) != 0)
+			c->failures++;
+	}
+	return NULL;
+}
+
+/* THREADS threads each advise their own pages CALLS times. */
+static void sc_threads(int advice, const char *name, long calls)
+{
+	enum { THREADS = 8 };
+	pthread_t t[THREADS];
+	struct caller c[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		c[i] = (struct caller){ map_anon(4), advice, calls, 0 };
+		if (pthread_create(&t[i], NULL, caller_main, &c[i]))
+			setup_failed("pthread_create");
+	}
+	int failures = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		failures += c[i].failures;
+	}
+	check(failures == 0, "%d threads x %ld madvise(%s): all 0", THREADS, calls, name);
+}
+
+/* madvise through syscall(2), as programs without a libc wrapper do. */
+static void sc_raw_syscall(void)
+{
+	char *p = map_anon(2);
+	fill(p, 0, 2);
+	errno = 0;
+	long r = syscall(SYS_madvise, p, pg, MADV_DONTNEED);
+	expect_call("syscall(SYS_madvise, page 0, DONTNEED)", r, errno, 0, 0);
+	expect_states("page 0 emptied", p, "zo");
+}
+
+/* Which object's madvise this process calls: tells whether a preload took. */
+static void sc_which(void)
+{
+	Dl_info info;
+	void *f = dlsym(RTLD_DEFAULT, "madvise");
+	bool found = f && dladdr(f, &info) && info.dli_fname;
+	check(found, "madvise comes from %s", found ? info.dli_fname : "nowhere");
+}
+
 /* ---- main ------------------------------------------------------------ */
 
 static const struct {
@@ -1396,6 +1455,9 @@ static const struct {
 	{ "remove", "", "REMOVE punches holes in shared files and memfds; kernel errors" },
 	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
 	{ "guard", "", "guard pages fault; removing them gives empty pages" },
+	{ "threads", "ADVICE COUNT", "8 threads advise their own pages COUNT times each" },
+	{ "raw-syscall", "", "madvise through syscall(SYS_madvise)" },
+	{ "which", "", "name the object whose madvise this process calls" },
 };
 
 static void usage(FILE *f)
@@ -1480,6 +1542,12 @@ int main(int argc, char **argv)
 		sc_populate();
 	else if (!strcmp(subcmd, "guard"))
 		sc_guard();
+	else if (!strcmp(subcmd, "threads") && npos > 2 && atol(pos[2]) > 0)
+		sc_threads(advice_value(arg1), arg1, atol(pos[2]));
+	else if (!strcmp(subcmd, "raw-syscall"))
+		sc_raw_syscall();
+	else if (!strcmp(subcmd, "which"))
+		sc_which();
 	else if (!strcmp(subcmd, "raw") && arg1) {
 		sc_raw(advice_value(arg1), arg1);
 		return 0;
