@@ -113,14 +113,18 @@ static long probe_advice(int advice)
  * shows whether it really happened. */
 static bool effect_checkable(int advice)
 {
-	return advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
+	return advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED ||
+	       advice == MADV_REMOVE;
 }
 
+/* Writes a scratch page (shared for REMOVE, which needs a file behind it),
+ * advises it and reads it back. */
 static bool zeroes_for_real(int advice)
 {
 	size_t page = shim_page_size();
-	volatile unsigned char *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int flags = advice == MADV_REMOVE ? MAP_SHARED | MAP_ANONYMOUS :
+		    MAP_PRIVATE | MAP_ANONYMOUS;
+	volatile unsigned char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return true; /* cannot tell: believe the kernel */
 	p[0] = 0xa5;
