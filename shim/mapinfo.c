@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -73,11 +74,17 @@ static _Atomic int maps_fd = -1;
 enum { PROCMAP_UNKNOWN, PROCMAP_WORKS, PROCMAP_ABSENT };
 static _Atomic int procmap_state;
 
+static dev_t maps_dev;
+static ino_t maps_ino;
+
 void mapinfo_after_fork_child(void)
 {
-	/* the inherited descriptor describes the parent's address space */
+	/* The inherited descriptor describes the parent's address space.  Its
+	 * number may since have been closed by the program and reused for one
+	 * of its own files: close it only if it is still ours. */
 	int fd = atomic_exchange(&maps_fd, -1);
-	if (fd >= 0)
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == maps_dev && st.st_ino == maps_ino)
 		close(fd);
 }
 
@@ -94,6 +101,11 @@ static int maps_fd_get(bool fresh)
 	if (!atomic_compare_exchange_strong(&maps_fd, &fd, nfd)) {
 		close(nfd);
 		return fd;
+	}
+	struct stat st;
+	if (fstat(nfd, &st) == 0) {
+		maps_dev = st.st_dev;
+		maps_ino = st.st_ino;
 	}
 	return nfd;
 }
