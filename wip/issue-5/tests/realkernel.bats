@@ -104,7 +104,6 @@ EOF
 			for s in "${SCENARIOS[@]}"; do
 				name=${s%% *}
 				args=${s#* }
-				# shellcheck disable=SC2086 # the arguments are words
 				echo "check $name $(sq "$TEST_PROGS_DIR/madvise-scenario") $args"
 			done
 			echo "check errno-table $(sq "$TEST_PROGS_DIR/errno-table")"

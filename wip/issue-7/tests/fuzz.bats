@@ -185,7 +185,7 @@ rerun_prefix() {
 	run "$FUZZ" --compare "$d/n.rec" "$d/s.rec" --variant sim
 	assert_failure 1
 	assert_line '  case 0 differs in data'
-	assert_line '  case 1 differs in prot'
+	assert_line '  case 1 differs in data'
 	assert_line '  case 4 differs in missing-in-sim'
 	assert_line --regexp '^compared 4 cases of seed 5, native against sim: 3 differ'
 }

@@ -126,6 +126,26 @@ stress() {
 	stress sim-remap fork-storm 100 --threads 2 --sentinels 1 --mappers 1 --must-zero
 }
 
+# ---- 2a'. descriptors across fork ---------------------------------------------------
+# An emulated madvise makes the shim open /proc/self/maps.  The program then
+# closes every descriptor above stderr, as daemons do, opens a file and dups
+# it onto descriptors 3-12 (one of them is the number the shim had), and
+# forks 20 times: each child writes a byte to each descriptor.  Then another
+# process's /proc/PID/maps goes onto those numbers, and madvise(FREE) of the
+# program's own pages must still succeed.
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [native]" {
+	stress native fork-fds 20
+}
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [sim]" {
+	stress sim fork-fds 20 --must-zero
+}
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [sim-maps]" {
+	stress sim-maps fork-fds 20 --must-zero
+}
+
 # ---- 2b. signals --------------------------------------------------------------------------
 # The main loop calls madvise (DONTNEED and FREE on its pages, a call over a
 # hole that must give ENOMEM, WIPEONFORK/KEEPONFORK toggles that take the

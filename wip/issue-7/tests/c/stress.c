@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -279,14 +280,15 @@ static void advisor_check_rest(struct advisor *a, size_t from, size_t to)
 			continue;
 		int s = page_quick(a->cell + k * pg, a->tag[k], (size_t)rnd(&a->seed));
 		bool good = a->tag[k] == 0 ? s == 0 : s == 1 || (a->maybe_old[k] && s == 0);
-		if (!good)
-			record(&a->fail, "advisor %u: page %zu of its cell, outside the advised "
-			       "pages %zu-%zu, reads %s (expected %s)", a->id, k, from, to - 1,
-			       page_word(s), a->tag[k] ? "its data" : "zero");
-		else
+		if (good) {
 			a->kept_checks++;
-		if (!good)
-			a->tag[k] = s == 0 ? 0 : a->tag[k];
+			continue;
+		}
+		record(&a->fail, "advisor %u: page %zu of its cell, outside the advised pages "
+		       "%zu-%zu, reads %s (expected %s)", a->id, k, from, to - 1, page_word(s),
+		       a->tag[k] ? "its data" : "zero");
+		if (s == 0)
+			a->tag[k] = 0; /* one report per loss, not one per step */
 	}
 }
 
@@ -388,8 +390,9 @@ static void *sentinel_main(void *arg)
 			int st = round % 16 == 0 ? page_full(p, s->tag[i])
 						 : page_quick(p, s->tag[i], (size_t)rnd(&s->seed));
 			if (st != (s->tag[i] ? 1 : 0))
-				record(&s->fail, "sentinel page %zu (before cell %zu) lost its last "
-				       "write: reads %s", i, i, page_word(st));
+				record(&s->fail, "sentinel %zu (page %zu of the region, next to "
+				       "advised cells) lost its last write: reads %s", i,
+				       sentinel_index(s->r, i), page_word(st));
 			s->tag[i] = make_tag(100 + s->id, i, s->gen++);
 			fill_page(p, s->tag[i]);
 			s->writes++;
@@ -1051,6 +1054,112 @@ static void sc_vfork(long count)
 	      "vfork: the parent's WIPEONFORK and DONTFORK ranges kept their data");
 }
 
+/* ---- fork-fds ----------------------------------------------------------- */
+
+/* The program's descriptors are its own, even the numbers the shim once used
+ * for itself.  A daemon closes every descriptor above stderr and opens its
+ * own files; those get the lowest free numbers, the ones the shim's
+ * /proc/self/maps descriptor had.  Children of fork must still be able to
+ * write to them, and the shim must not ask another file about this process's
+ * mappings. */
+enum { FD_FIRST = 3, FD_LAST = 12 };
+
+static void close_above_stderr(void)
+{
+	for (int fd = FD_FIRST; fd < 1024; fd++)
+		close(fd);
+}
+
+static void sc_fork_fds(long forks)
+{
+	const size_t pages = 4;
+	char *p = map_pages(pages);
+	memset(p, 'a', pages * pg);
+	/* an emulated FREE looks its mapping up: the shim opens what it needs */
+	check(madvise(p, pg, MADV_FREE) == 0, "fork-fds: madvise(FREE) before the descriptors "
+	      "are closed: 0");
+	char *wipe = map_pages(pages);
+	memset(wipe, 'W', pages * pg);
+	check(madvise(wipe, pages * pg, MADV_WIPEONFORK) == 0, "fork-fds: madvise(WIPEONFORK): 0");
+
+	char path[4096];
+	const char *dir = getenv("TMPDIR");
+	snprintf(path, sizeof path, "%s/madvise-stress-fds.%d", dir && *dir ? dir : "/tmp",
+		 (int)getpid());
+	close_above_stderr();
+	int log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (log != FD_FIRST)
+		setup_failed("open %s: got descriptor %d, not %d", path, log, FD_FIRST);
+	for (int fd = FD_FIRST + 1; fd <= FD_LAST; fd++)
+		if (dup2(log, fd) != fd)
+			setup_failed("dup2 %d", fd);
+
+	long bad_children = 0;
+	int first_bad = -1;
+	for (long i = 0; i < forks; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			int lost = 0;
+			for (int fd = FD_FIRST; fd <= FD_LAST; fd++)
+				if (write(fd, "c", 1) != 1 && lost == 0)
+					lost = fd;
+			_exit(lost ? lost : all_byte(wipe, pages * pg, 0) ? 0 : 99);
+		}
+		int st = spawn_status(pid);
+		if (st != 0 && bad_children++ == 0)
+			first_bad = st;
+	}
+	for (int fd = FD_FIRST; fd <= FD_LAST; fd++)
+		if (write(fd, "p", 1) != 1)
+			setup_failed("write to descriptor %d in the parent", fd);
+	check(bad_children == 0, "fork-fds: %ld children of fork wrote to each of the program's "
+	      "descriptors %d-%d", forks, FD_FIRST, FD_LAST);
+	if (bad_children)
+		fprintf(stderr, "     %ld children failed; the first exit status %d (a number "
+			"from %d to %d: the descriptor it could not write to; 99: wipe not zero)\n",
+			bad_children, first_bad, FD_FIRST, FD_LAST);
+	struct stat sb;
+	long want = forks * (FD_LAST - FD_FIRST + 1) + (FD_LAST - FD_FIRST + 1);
+	check(stat(path, &sb) == 0 && sb.st_size == want, "fork-fds: the file holds every "
+	      "byte written to it (%ld)", want);
+	unlink(path);
+
+	/* Another process's maps file on the numbers the shim used. */
+	int go[2];
+	if (pipe2(go, O_CLOEXEC))
+		setup_failed("pipe");
+	pid_t helper = fork();
+	if (helper == 0) {
+		char c;
+		close(go[1]);
+		_exit(read(go[0], &c, 1) < 0); /* until the parent is done */
+	}
+	if (helper < 0)
+		setup_failed("fork");
+	/* mapped now: the helper has nothing at this address */
+	char *q = map_pages(pages);
+	memset(q, 'q', pages * pg);
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)helper);
+	for (int fd = FD_FIRST; fd <= FD_LAST; fd++) {
+		if (fd == go[0] || fd == go[1])
+			continue;
+		int m = open(path, O_RDONLY | O_CLOEXEC);
+		if (m < 0 || (m != fd && (dup2(m, fd) != fd || close(m))))
+			setup_failed("open %s as descriptor %d", path, fd);
+	}
+	errno = 0;
+	int r = madvise(q, pages * pg, MADV_FREE);
+	int e = errno;
+	int s = page_full(q, 0);
+	check(r == 0 && (s == 0 || (!must_zero && all_byte(q, pages * pg, 'q'))),
+	      "fork-fds: with another process's maps file open on descriptors %d-%d, "
+	      "madvise(FREE) of the program's own pages: 0, emptied", FD_FIRST, FD_LAST);
+	if (r != 0)
+		fprintf(stderr, "     madvise returned %d, errno %s\n", r, strerrorname_np(e));
+	close(go[1]);
+	spawn_status(helper);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static const struct {
@@ -1063,6 +1172,8 @@ static const struct {
 	{ "signals", "dontneed|free|mixed ITERATIONS", "signal handlers call madvise while "
 	  "the main loop is inside madvise" },
 	{ "vfork", "COUNT", "vfork+exec, vfork+_exit and posix_spawn while threads advise" },
+	{ "fork-fds", "FORKS", "descriptors closed and reopened by the program survive fork "
+	  "and are never the shim's" },
 	{ "exit-code", "N", "exit with status N (the program vfork and posix_spawn run)" },
 };
 
@@ -1143,6 +1254,8 @@ int main(int argc, char **argv)
 		sc_signals(adv_value(pos[1]), number(pos[2], 1, 100L * 1000 * 1000));
 	else if (!strcmp(subcmd, "vfork") && npos == 2)
 		sc_vfork(number(pos[1], 1, 1000L * 1000));
+	else if (!strcmp(subcmd, "fork-fds") && npos == 2)
+		sc_fork_fds(number(pos[1], 1, 1000L * 1000));
 	else {
 		usage(stderr);
 		return 2;
