@@ -53,15 +53,18 @@ setup_file() {
 	mkdir -p "$RECORDS"
 	# tests/resources.bats changes global limits (vm.overcommit_memory=2
 	# drops MAP_NORESERVE from new mappings): not while these run
-	local lock_fd
-	exec {lock_fd}>/tmp/madvise-shim-resources.lock
-	flock -s -w 590 "$lock_fd" || echo "# running without the resources lock" >&3
+	local lock_fd=
+	{ exec {lock_fd}>>/tmp/madvise-shim-resources.lock; } 2>/dev/null ||
+		{ exec {lock_fd}</tmp/madvise-shim-resources.lock; } 2>/dev/null || lock_fd=
+	if [[ -z $lock_fd ]] || ! flock -s -w 590 "$lock_fd"; then
+		echo "# running without the resources lock" >&3
+	fi
 	local v
 	for v in "${VARIANTS[@]}"; do
 		run_variant "$v" &
 	done
 	wait
-	exec {lock_fd}>&-
+	[[ -z $lock_fd ]] || exec {lock_fd}>&-
 }
 
 setup() {
