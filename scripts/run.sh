@@ -80,6 +80,11 @@ packages="gcc clang meson ninja-build pkg-config libseccomp-dev libc6-dev bats b
 if [ "$action" = test ] && ! command -v node >/dev/null 2>&1; then
 	packages="$packages nodejs"
 fi
+if [ "$action" = test ]; then
+	# The realkernel suite: scripts/realkernel builds a Linux 6.1 kernel
+	# without the advise system calls and boots it in qemu.
+	packages="$packages qemu-system-x86 linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio build-essential xz-utils"
+fi
 
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then
