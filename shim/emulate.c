@@ -47,16 +47,40 @@ static long kernel_dontneed(uintptr_t from, uintptr_t to)
 	return r;
 }
 
+/* The move and the unmap of the moved copy bypass the map wrappers: the copy
+ * lives only between the two calls, so neither the fork table nor the guards
+ * need to hear of it, and the wrappers' lock would cost two signal-mask
+ * system calls each.  Only where the range has fork advice recorded does a
+ * fork have to wait until the copy is gone (fork_exclude). */
+struct move {
+	uintptr_t from;
+	size_t len;
+	int err;
+};
+
+static intptr_t move_away(void *arg)
+{
+	struct move *m = arg;
+	/* the fifth argument must be given: glibc up to 2.39 passes garbage */
+	void *moved = real_mremap((void *)m->from, m->len, m->len,
+				  MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	if (moved == MAP_FAILED) {
+		m->err = errno;
+		return -1;
+	}
+	real_munmap(moved, m->len);
+	return 0;
+}
+
 static long dontunmap_range(uintptr_t from, uintptr_t to)
 {
-	size_t len = to - from;
-	/* the fifth argument must be given: glibc up to 2.39 passes garbage */
-	void *moved = mremap((void *)from, len, len,
-			     MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
-	if (moved == MAP_FAILED)
-		return -errno;
-	munmap(moved, len);
-	outcome_how("mremap", len);
+	struct move m = { from, to - from, 0 };
+	int saved = errno;
+	if (fork_exclude(from, to, move_away, &m) != 0) {
+		errno = saved;
+		return -m.err;
+	}
+	outcome_how("mremap", m.len);
 	return 0;
 }
 

@@ -246,6 +246,10 @@ static void table_drop_overlapping(const struct table *src, struct table *dst,
 /* ---------------- the lock ---------------- */
 
 static _Atomic int lock_word;            /* 0 free, 1 held, 2 held and waited for */
+/* Odd while the lock is held, bumped at each taking and giving up: a reader
+ * that found it even and unchanged around a look at the table saw a table
+ * that nobody was changing (tables are recycled, see overlaps_unlocked). */
+static _Atomic unsigned table_seq;
 static _Atomic unsigned long lock_owner; /* pthread_self() of the holder */
 static unsigned lock_depth;              /* the holder's nesting */
 
@@ -281,6 +285,7 @@ static void hold(struct held *h)
 		}
 		atomic_store_explicit(&lock_owner, self, memory_order_relaxed);
 		lock_depth = 1;
+		atomic_fetch_add(&table_seq, 1);
 	}
 	errno = saved;
 }
@@ -290,6 +295,7 @@ static void release(const struct held *h)
 	int saved = errno;
 	if (--lock_depth == 0) {
 		atomic_store(&fork_table_busy, live->n != 0);
+		atomic_fetch_add(&table_seq, 1);
 		atomic_store_explicit(&lock_owner, 0, memory_order_relaxed);
 		if (atomic_exchange(&lock_word, 0) == 2)
 			futex(&lock_word, FUTEX_WAKE_PRIVATE, 1);
@@ -297,6 +303,51 @@ static void release(const struct held *h)
 	pthread_setcancelstate(h->cancel, NULL);
 	pthread_sigmask(SIG_SETMASK, &h->mask, NULL);
 	errno = saved;
+}
+
+/* Whether [a, b) meets a recorded range, without taking the lock: 0 no,
+ * 1 yes, -1 unknown (the table was being changed).  Most calls of the map
+ * wrappers touch no recorded range; this spares them the lock and its two
+ * signal-mask system calls.  The table read may be one being rebuilt (the
+ * three are recycled), so every index is kept in bounds and the answer is
+ * used only if the sequence shows nobody held the lock meanwhile. */
+static int overlaps_unlocked(uintptr_t a, uintptr_t b)
+{
+	unsigned seq = atomic_load_explicit(&table_seq, memory_order_acquire);
+	if (seq & 1)
+		return -1;
+	const struct table *t = __atomic_load_n(&live, __ATOMIC_RELAXED);
+	size_t n = __atomic_load_n(&t->n, __ATOMIC_RELAXED);
+	if (n > FORK_SLOTS)
+		n = FORK_SLOTS;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (__atomic_load_n(&t->s[mid].end, __ATOMIC_RELAXED) <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int hit = lo < n && __atomic_load_n(&t->s[lo].start, __ATOMIC_RELAXED) < b;
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&table_seq, memory_order_relaxed) != seq)
+		return -1;
+	return hit;
+}
+
+/* op with no fork in between where [a, b) meets a recorded range: for the
+ * emulation's own mremap(MREMAP_DONTUNMAP) and munmap of the moved copy,
+ * whose pages a fork in between would leave in the child at an address no
+ * table knows. */
+intptr_t fork_exclude(uintptr_t a, uintptr_t b, map_op_fn op, void *arg)
+{
+	if (!fork_advice_busy() || overlaps_unlocked(a, b) == 0)
+		return op(arg);
+	struct held h;
+	hold(&h);
+	intptr_t r = op(arg);
+	release(&h);
+	return r;
 }
 
 /* ---------------- messages ---------------- */
@@ -680,6 +731,8 @@ intptr_t fork_track_unmap(uintptr_t addr, size_t len, map_op_fn op, void *arg)
 	uintptr_t end = addr + rounded;
 	if (!rounded || end < addr)
 		return op(arg); /* the kernel refuses it */
+	if (overlaps_unlocked(addr, end) == 0)
+		return op(arg);
 	struct held h;
 	hold(&h);
 	struct table *next = NULL;
@@ -705,6 +758,9 @@ intptr_t fork_track_map(uintptr_t addr, size_t len, bool fixed, map_op_fn op, vo
 		return op(arg);
 	if (fixed)
 		return fork_track_unmap(addr, len, op, arg);
+	/* Made under the lock although only a stale range can lie where the
+	 * kernel finds room: a fork between the call and the check would give
+	 * the child that stale range over a mapping that was never advised. */
 	struct held h;
 	hold(&h);
 	intptr_t r = op(arg);
@@ -734,6 +790,16 @@ intptr_t fork_track_remap(uintptr_t old, size_t old_len, size_t new_len, int fla
 	size_t page = shim_page_size();
 	bool dontunmap = flags & MREMAP_DONTUNMAP;
 	size_t keep = os < ns ? os : ns;
+	/* Without the lock only where the result is known to meet no range:
+	 * the old mapping (with the page a grown one extends) and a fixed
+	 * destination are clear, and the mapping stays where it is or goes
+	 * where the caller said (see fork_track_map for the room the kernel
+	 * would choose). */
+	if ((!(flags & MREMAP_MAYMOVE) || (flags & MREMAP_FIXED)) &&
+	    overlaps_unlocked(old, old + (os ? os : page)) == 0 &&
+	    (!(flags & MREMAP_FIXED) || new_addr + ns < new_addr ||
+	     overlaps_unlocked(new_addr, new_addr + ns) == 0))
+		return op(arg);
 	struct held h;
 	hold(&h);
 	size_t k = count_overlapping(live, old, old + keep);

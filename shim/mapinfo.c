@@ -2,8 +2,7 @@
  *
  * Two sources: the PROCMAP_QUERY ioctl on /proc/self/maps (Linux 6.11+, one
  * syscall per mapping), and a parser of /proc/self/maps (older kernels, or
- * MADVISE_SHIM_LOOKUP=maps) that reads the file in small chunks from a stack
- * buffer.  Attributes that neither shows (locked, noreserve, growsdown) come
+ * MADVISE_SHIM_LOOKUP=maps) that reads the file in chunks (see big_chunk).  Attributes that neither shows (locked, noreserve, growsdown) come
  * from /proc/self/smaps, read only when a decision needs them.
  *
  * Both feed a walker that applies the kernel's rules for ranges with holes:
@@ -271,6 +270,14 @@ static bool is_header(const char *line)
  * signal stack. */
 #define PATH_SCRATCH 4096
 
+/* Reads go into a 16 KiB buffer that one walk at a time may use (taken with
+ * an atomic exchange, never waited for), else into a 512-byte one on the
+ * stack: a signal handler's walk inside another thread's, or on a small
+ * signal stack, still works, only with more read calls.  At 100 mappings the
+ * big buffer makes one or two reads where the small one makes eight. */
+static char big_chunk[16384];
+static _Atomic bool big_chunk_busy;
+
 static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 {
 	char small_line[160]; /* longer lines are cut: only their start matters */
@@ -293,13 +300,20 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 			munmap(scratch, 2 * PATH_SCRATCH);
 		return SHIM_PASS;
 	}
-	char chunk[512];
+	char small_chunk[512];
+	char *chunk = small_chunk;
+	size_t chunk_cap = sizeof small_chunk;
+	bool big = !atomic_exchange_explicit(&big_chunk_busy, true, memory_order_acquire);
+	if (big) {
+		chunk = big_chunk;
+		chunk_cap = sizeof big_chunk;
+	}
 	size_t line_len = 0;
 	struct vma cur;
 	bool have = false;
 	long res = 0;
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof chunk);
+		ssize_t n = read(fd, chunk, chunk_cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -340,6 +354,8 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 	}
 	if (have && !res && !w->done)
 		res = walker_feed(w, &cur);
+	if (big)
+		atomic_store_explicit(&big_chunk_busy, false, memory_order_release);
 	close(fd);
 	if (scratch)
 		munmap(scratch, 2 * PATH_SCRATCH);

@@ -110,6 +110,7 @@ intptr_t fork_track_map(uintptr_t addr, size_t len, bool fixed, map_op_fn op, vo
 intptr_t fork_track_unmap(uintptr_t addr, size_t len, map_op_fn op, void *arg);
 intptr_t fork_track_remap(uintptr_t old, size_t old_len, size_t new_len, int flags,
 			  uintptr_t new_addr, map_op_fn op, void *arg);
+intptr_t fork_exclude(uintptr_t a, uintptr_t b, map_op_fn op, void *arg);
 /* The next mmap, munmap and mremap, or the raw syscall: no bookkeeping, errno
  * as libc sets it (mapchange.c). */
 void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off);

@@ -989,6 +989,25 @@ static void map_loop(bool advised)
 	puts("map-loop: done");
 }
 
+/* ---- discard-loop ---------------------------------------------------------
+ * 1000 MADV_DONTNEEDs of a written page, each checked to read zero after, with
+ * one WIPEONFORK range recorded elsewhere; with --advised the page itself is
+ * WIPEONFORK.  For counting the system calls an emulated discard costs. */
+static void discard_loop(bool advised)
+{
+	char *w = anon(1);
+	char *p = anon(1);
+	if (madvise(w, pg, MADV_WIPEONFORK) || (advised && madvise(p, pg, MADV_WIPEONFORK)))
+		setup_failed("madvise");
+	for (int i = 0; i < 1000; i++) {
+		p[0] = 1;
+		p[pg - 1] = 1;
+		if (madvise(p, pg, MADV_DONTNEED) || p[0] || p[pg - 1])
+			setup_failed("discard-loop");
+	}
+	puts("discard-loop: done");
+}
+
 int main(int argc, char **argv)
 {
 	pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -1002,6 +1021,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && !strcmp(argv[1], "table-full")) {
 		table_full();
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "discard-loop")) {
+		discard_loop(argc > 2 && !strcmp(argv[2], "--advised"));
 		return 0;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "map-loop")) {
