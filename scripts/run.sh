@@ -85,6 +85,11 @@ if [ "$action" = test ]; then
 	# without the advise system calls and boots it in qemu.
 	packages="$packages qemu-system-x86 linux-source-6.1 busybox-static flex bison bc libelf-dev libssl-dev cpio build-essential xz-utils"
 fi
+if [ "$action" = test ]; then
+	# The allocators suite preloads these allocators with the shim; the
+	# stress suite runs its workloads under helgrind (valgrind).
+	packages="$packages libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind"
+fi
 
 missing=
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -14,24 +14,36 @@
 
 enum { FACT_UNKNOWN, FACT_YES, FACT_NO };
 
-static int cached_fact(_Atomic int *fact, bool (*learn)(void))
+/* learn answers FACT_YES, FACT_NO, or FACT_UNKNOWN when it could not tell
+ * (a transient shortage): that is not remembered, the next call asks again. */
+static int cached_fact(_Atomic int *fact, int (*learn)(void))
 {
 	int f = atomic_load_explicit(fact, memory_order_relaxed);
 	if (f == FACT_UNKNOWN) {
-		f = learn() ? FACT_YES : FACT_NO;
-		atomic_store_explicit(fact, f, memory_order_relaxed);
+		f = learn();
+		if (f != FACT_UNKNOWN)
+			atomic_store_explicit(fact, f, memory_order_relaxed);
 	}
 	return f;
 }
 
-static bool learn_thp(void)
+static int learn_thp(void)
 {
-	return access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0;
+	return access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0 ? FACT_YES : FACT_NO;
 }
 
-static bool learn_ksm(void)
+static int learn_ksm(void)
 {
-	return access("/sys/kernel/mm/ksm", F_OK) == 0;
+	return access("/sys/kernel/mm/ksm", F_OK) == 0 ? FACT_YES : FACT_NO;
+}
+
+/* What a scratch probe's error says about the kernel: a shortage of memory
+ * or of mappings (near vm.max_map_count) says nothing. */
+static int probe_verdict(long r)
+{
+	if (r == 0)
+		return FACT_YES;
+	return r == -ENOMEM || r == -EAGAIN ? FACT_UNKNOWN : FACT_NO;
 }
 
 /* mremap(MREMAP_DONTUNMAP) moves a range's pages away and leaves the mapping
@@ -84,25 +96,25 @@ static long dontunmap_range(uintptr_t from, uintptr_t to)
 	return 0;
 }
 
-static bool learn_dontunmap_scratch(void)
+static int learn_dontunmap_scratch(void)
 {
 	size_t page = shim_page_size();
-	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = real_mmap(NULL, page, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		return false;
+		return FACT_UNKNOWN;
 	long r = dontunmap_range((uintptr_t)p, (uintptr_t)p + page);
-	munmap(p, page);
-	return r == 0;
+	real_munmap(p, page);
+	return probe_verdict(r);
 }
 
 /* The learning steps below empty scratch pages, not the program's: they are
  * kept out of the trace's count. */
-static bool learn_dontunmap(void)
+static int learn_dontunmap(void)
 {
 	struct outcome *o = shim_outcome;
 	shim_outcome = NULL;
-	bool r = learn_dontunmap_scratch();
+	int r = learn_dontunmap_scratch();
 	shim_outcome = o;
 	return r;
 }
@@ -199,29 +211,30 @@ static bool dontneed_native(void)
 }
 
 /* mremap(MREMAP_DONTUNMAP) of a private file mapping: Linux 5.13. */
-static bool learn_dontunmap_file_scratch(void);
-static bool learn_dontunmap_file(void)
+static int learn_dontunmap_file_scratch(void);
+static int learn_dontunmap_file(void)
 {
 	struct outcome *o = shim_outcome;
 	shim_outcome = NULL;
-	bool r = learn_dontunmap_file_scratch();
+	int r = learn_dontunmap_file_scratch();
 	shim_outcome = o;
 	return r;
 }
 
-static bool learn_dontunmap_file_scratch(void)
+static int learn_dontunmap_file_scratch(void)
 {
 	size_t page = shim_page_size();
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	void *p = mmap(NULL, page, PROT_READ, MAP_PRIVATE, fd, 0);
+		return errno == EMFILE || errno == ENFILE || errno == ENOMEM ?
+			FACT_UNKNOWN : FACT_NO;
+	void *p = real_mmap(NULL, page, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
-		return false;
+		return FACT_UNKNOWN;
 	long r = dontunmap_range((uintptr_t)p, (uintptr_t)p + page);
-	munmap(p, page);
-	return r == 0;
+	real_munmap(p, page);
+	return probe_verdict(r);
 }
 
 static _Atomic int have_dontunmap_file;
@@ -233,15 +246,23 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 	 * same result on unlocked memory, with nothing else changed */
 	if (advice != MADV_DONTNEED && !v->locked && dontneed_native())
 		return kernel_dontneed(from, to);
-	bool by_mremap = v->kind == VMA_ANON ?
-		cached_fact(&have_dontunmap, learn_dontunmap) == FACT_YES :
-		cached_fact(&have_dontunmap_file, learn_dontunmap_file) == FACT_YES;
-	if (by_mremap) {
+	_Atomic int *fact = v->kind == VMA_ANON ? &have_dontunmap : &have_dontunmap_file;
+	int f = cached_fact(fact, v->kind == VMA_ANON ? learn_dontunmap : learn_dontunmap_file);
+	if (f != FACT_NO) {
 		long r = dontunmap_chunked(from, to);
+		if (r == 0 && f == FACT_UNKNOWN)
+			atomic_store_explicit(fact, FACT_YES, memory_order_relaxed);
 		/* EINVAL: a mapping mremap refuses (hugetlb, special): the
-		 * kernel's own answer is the honest one */
-		return r == -EINVAL ? SHIM_PASS : r;
+		 * kernel's own answer is the honest one.  Where the probe
+		 * could not tell whether mremap can do it, the fallback
+		 * below decides. */
+		if (f == FACT_YES || r != -EINVAL)
+			return r == -EINVAL ? SHIM_PASS : r;
 	}
+	/* A remap rounds to whole huge pages where the kernel rounds down
+	 * (DONTNEED of a part frees nothing): never remap hugetlb memory. */
+	if (!v->flags_known || v->hugetlb)
+		return SHIM_PASS;
 	if (v->kind == VMA_FILE)
 		return remap_private_file(v, from, to);
 	return remap_anon(v, from, to);
@@ -253,6 +274,8 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
  * old were (which faults them in, unless they were locked on fault). */
 static long discard_locked(const struct vma *v, uintptr_t from, uintptr_t to)
 {
+	if (v->hugetlb)
+		return SHIM_PASS; /* see discard_private */
 	long r = v->kind == VMA_FILE ? remap_private_file(v, from, to) :
 		 remap_anon(v, from, to);
 	if (r)
@@ -263,6 +286,11 @@ static long discard_locked(const struct vma *v, uintptr_t from, uintptr_t to)
 #endif
 	if (r == -ENOSYS && !v->lockonfault)
 		r = raw_syscall(SYS_mlock, from, to - from, 0);
+	/* mlock marks the range locked first and then faults it in, which
+	 * PROT_NONE memory refuses with ENOMEM: the lock holds all the same,
+	 * as it did before (the pages were locked, so the limit allows it). */
+	if (r == -ENOMEM && v->prot == PROT_NONE)
+		r = 0;
 	return r;
 }
 
@@ -296,9 +324,17 @@ static int walk_needs(void)
 	return 0;
 }
 
+/* What a walk that may call discard_range needs: the smaps flags and paths
+ * the fallback remaps read, unless the kernel or mremap does the work. */
 int guard_walk_needs(void)
 {
-	return walk_needs();
+	int need = walk_needs();
+	if (dontneed_native())
+		return need;
+	if (cached_fact(&have_dontunmap, learn_dontunmap) != FACT_YES ||
+	    cached_fact(&have_dontunmap_file, learn_dontunmap_file) != FACT_YES)
+		need |= VMA_NEED_FLAGS | VMA_NEED_PATH;
+	return need;
 }
 
 static long emulate_discard(uintptr_t start, uintptr_t end, int advice)
@@ -321,7 +357,9 @@ static long emulate_discard(uintptr_t start, uintptr_t end, int advice)
 	if (advice == MADV_DONTNEED_LOCKED && need)
 		need |= VMA_NEED_PATH;  /* locked file pages are remapped from the file */
 	if (cached_fact(&have_dontunmap_file, learn_dontunmap_file) != FACT_YES)
-		need |= VMA_NEED_PATH;  /* private file pages come back from the file */
+		/* private file pages come back from the file, and hugetlb
+		 * files (smaps flags) never are */
+		need |= VMA_NEED_PATH | VMA_NEED_FLAGS;
 	return vma_walk(start, end, need, visit_discard, &advice);
 }
 

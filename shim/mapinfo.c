@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,27 @@ void mapinfo_after_fork_child(void)
 		close(fd);
 }
 
+/* The descriptor is kept for the life of the process, so its number is moved
+ * far from the low ones a program reuses after closing its descriptors (a
+ * daemon's close-all, a test's close of 3..N): a program that put another
+ * process's maps file on the same number would get that process's answers.
+ * Above 1023 where the limit exceeds 2048, so that select()'s range stays the
+ * program's; else in the upper half of what the limit allows.  Only a
+ * program that closes this very number and reuses it on purpose (dup2) is
+ * not caught: checking before every query would cost a system call each. */
+static int move_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
+		return fd;
+	long base = rl.rlim_cur > 2048 ? 1024 : (long)(rl.rlim_cur / 2);
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
 static int maps_fd_get(bool fresh)
 {
 	int fd = atomic_load_explicit(&maps_fd, memory_order_acquire);
@@ -95,6 +117,7 @@ static int maps_fd_get(bool fresh)
 	int nfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (nfd < 0)
 		return -errno;
+	nfd = move_high(nfd);
 	/* A stale descriptor is not closed: the program closed it and its
 	 * number may now be the program's own file. */
 	if (!atomic_compare_exchange_strong(&maps_fd, &fd, nfd)) {
@@ -163,6 +186,7 @@ static int procmap_query(uintptr_t addr, struct vma *v)
 				  q.vma_name_size ? q.vma_name_size - 1 : 0);
 	v->flags_known = false;
 	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->hugetlb = false;
 	v->path = NULL;
 	return 0;
 }
@@ -232,6 +256,7 @@ static void parse_header(const char *s, struct vma *v, char *path, size_t path_c
 	v->kind = kind_of(v->inode, s, name_len);
 	v->flags_known = false;
 	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->hugetlb = false;
 	v->path = NULL;
 	if (path && name_len && name_len < path_cap && s[0] == '/') {
 		memcpy(path, s, name_len + 1);
@@ -256,6 +281,7 @@ static void parse_vmflags(const char *s, struct vma *v)
 	v->maywrite = has_flag(s, "mw");
 	v->noreserve = has_flag(s, "nr");
 	v->growsdown = has_flag(s, "gd");
+	v->hugetlb = has_flag(s, "ht");
 	if (has_flag(s, "pf"))
 		v->kind = VMA_PFNMAP;
 }

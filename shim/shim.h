@@ -85,8 +85,9 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
 /* what a walk must read to see locked mappings (emulate.c) */
 int guard_walk_needs(void);
-/* where the first emulated guard page in [from, to) is, or to */
-uintptr_t guard_first_in(uintptr_t from, uintptr_t to);
+/* where the first emulated guard page in [from, to) is, or to; if there is
+ * one, *prot gets the protection recorded for it */
+uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot);
 /* the program unmapped or replaced [start, end): forget its guards */
 void guard_forget(uintptr_t start, uintptr_t end);
 void guard_lift(uintptr_t from, uintptr_t to);
@@ -128,7 +129,7 @@ struct vma {
 	bool shared;
 	enum vma_kind kind;
 	bool flags_known;       /* the booleans below come from smaps VmFlags */
-	bool locked, lockonfault, noreserve, growsdown, maywrite;
+	bool locked, lockonfault, noreserve, growsdown, maywrite, hugetlb;
 	const char *path;       /* with VMA_NEED_PATH: the mapped file's path as
 				 * /proc shows it, or NULL; valid during visit */
 };

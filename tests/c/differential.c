@@ -122,6 +122,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "names.h"
+
 #include "advice_table.h"
 
 /* ---- the window ------------------------------------------------------ */
@@ -136,7 +138,6 @@
 #define M_PAGES 2
 #define T_FILE_PAGE 2   /* T maps the file from this page on */
 #define FILE_PAGES 8    /* the file's length, in pages */
-#define SENTINEL_ERRNO 4242
 #define NO_ADVICE INT_MIN
 
 enum role { ROLE_HOLE, ROLE_N, ROLE_T, ROLE_M };
@@ -572,32 +573,6 @@ static void write_all(int fd, const char *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
-}
-
-static const char *errno_name(int e)
-{
-	static char buf[16];
-	if (e == 0)
-		return "0";
-	if (e == SENTINEL_ERRNO)
-		return "kept";
-	const char *n = strerrorname_np(e);
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "E%d", e);
-	return buf;
-}
-
-static const char *signal_name(int sig)
-{
-	static char buf[16];
-	const char *n = sigabbrev_np(sig);
-	if (n) {
-		snprintf(buf, sizeof buf, "SIG%s", n);
-		return buf;
-	}
-	snprintf(buf, sizeof buf, "signal-%d", sig);
-	return buf;
 }
 
 /* ---- set-up (in the scenario's process) ---------------------------------------------- */

@@ -1,0 +1,423 @@
+#!/usr/bin/env bats
+# The shim under load: many threads, fork storms, signals, vfork, and calls
+# made before its own constructor has run.  The promise checked is the one
+# every other suite takes for granted: the shim is never the reason a program
+# crashes, hangs, loses a write or reads memory it should not.
+#
+# tests/c/stress.c does the work (see its header for the page layout and the
+# checks); every run here is bounded in count and wrapped in timeout(1), so a
+# deadlock fails the test with status 124 instead of hanging the suite.
+#
+# Variants, as in shim.bats:
+#   native      the program alone: the kernel is the oracle
+#   sim         madvise-sim (no madvise at all, ENOSYS) + the shim
+#   sim-maps    as sim, mappings found by parsing /proc/self/maps
+#   sim-remap   madvise-sim --kernel 4.4 --deny dontneed,dontfork,dofork: no
+#               MREMAP_DONTUNMAP and no PROCMAP_QUERY, so pages are emptied
+#               by mapping fresh ones over them, with flags read from smaps,
+#               and fork advice is emulated too
+#   sim-fake    madvise-sim --ignore dontneed: DONTNEED answers 0, does nothing
+#
+# Runs under a race detector (helgrind, ThreadSanitizer) are at the end.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	bats_load_library bats-support
+	bats_load_library bats-assert
+	STRESS="$TEST_PROGS_DIR/madvise-stress"
+	export TMPDIR="$BATS_TEST_TMPDIR"
+}
+
+# A hang guard, not a timing assertion: a run that has not finished long
+# after it should have is a deadlock or a livelock.
+STRESS_TIMEOUT=${STRESS_TIMEOUT:-300}
+
+in_variant() {
+	local variant=$1
+	shift
+	case $variant in
+	native) "$@" ;;
+	sim) "$MADVISE_SIM" -- env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	sim-maps) "$MADVISE_SIM" -- env MADVISE_SHIM_LOOKUP=maps LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	sim-remap) "$MADVISE_SIM" --kernel 4.4 --deny dontneed,dontfork,dofork -- \
+		env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	sim-fake) "$MADVISE_SIM" --ignore dontneed -- env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	*) echo "unknown variant $variant" >&2; return 2 ;;
+	esac
+}
+
+# stress VARIANT SUBCOMMAND ARGS...: the workload passes, closing line included.
+stress() {
+	local variant=$1
+	shift
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" \
+		bash -c "$(declare -f in_variant); in_variant \"\$@\"" in_variant \
+		"$variant" "$STRESS" "$@"
+	if [[ $status -eq 124 || $status -eq 137 ]]; then
+		echo "$variant $*: still running after ${STRESS_TIMEOUT}s: a deadlock or livelock"
+	fi
+	assert_success
+	assert_line --regexp "^passed: $1 \\([0-9]+ checks\\)$"
+}
+
+# ---- the harness can fail ----------------------------------------------------
+
+@test "precondition: without the shim under madvise-sim, the threads workload fails" {
+	run timeout 120 "$MADVISE_SIM" -- "$STRESS" threads dontneed 64 --sentinels 1
+	assert_failure 1
+	assert_output --partial "ENOSYS"
+}
+
+@test "precondition: madvise-sim --ignore dontneed without the shim: the advised pages keep their data" {
+	run timeout 120 "$MADVISE_SIM" --ignore dontneed -- "$STRESS" threads dontneed 64 --sentinels 1
+	assert_failure 1
+	assert_output --partial "reads its data (expected zero)"
+}
+
+# ---- 1. concurrency ---------------------------------------------------------------
+# 16 advisor threads empty random ranges of their own cells (often the pages
+# next to a sentinel page) while 4 threads rewrite and re-check the sentinel
+# pages between the cells, and mapper threads map, advise WIPEONFORK/
+# KEEPONFORK on, and unmap memory of their own, so that the shim's table of
+# fork advice is in use and every mmap, munmap and mremap takes its lock.
+
+@test "threads: 10000 DONTNEED/FREE calls by 16 threads, sentinels intact [native]" {
+	stress native threads mixed 10000 --mappers 1
+}
+
+@test "threads: 100000 emulated DONTNEED/FREE calls by 16 threads, no lost write [sim]" {
+	stress sim threads mixed 100000 --must-zero --sentinels 2
+}
+
+@test "threads: 10000 calls with the fork table in use (every mremap under its lock) [sim]" {
+	stress sim threads mixed 10000 --must-zero --sentinels 2 --mappers 2
+}
+
+@test "threads: 5000 calls, mappings found in /proc/self/maps [sim-maps]" {
+	stress sim-maps threads mixed 5000 --must-zero --sentinels 2 --mappers 1
+}
+
+@test "threads: 5000 calls, pages emptied by mapping over them [sim-remap]" {
+	stress sim-remap threads mixed 5000 --must-zero --sentinels 2 --mappers 1
+}
+
+@test "threads: 2000 DONTNEED calls where the kernel fakes success [sim-fake]" {
+	stress sim-fake threads dontneed 2000 --must-zero --sentinels 2 --mappers 1
+}
+
+# ---- 2a. fork storms -----------------------------------------------------------------
+# 1000 forks while 2 threads advise their cells (a mix of DONTNEED and FREE,
+# until the storm is over), a sentinel thread writes next to them and a
+# mapper changes the fork table (so the advisors' mremap and munmap contend
+# with fork's prepare handler for its lock).  Each child checks that the WIPEONFORK range
+# reads zero, the DONTFORK range is unmapped and other memory is intact;
+# every 50th forks a grandchild that checks the same after writing the range.
+
+@test "fork-storm: 100 forks while threads advise [native]" {
+	stress native fork-storm 100 --threads 2 --sentinels 1 --mappers 1
+}
+
+@test "fork-storm: 1000 forks while threads are inside emulation [sim]" {
+	stress sim fork-storm 1000 --threads 2 --sentinels 1 --mappers 1 --must-zero
+}
+
+@test "fork-storm: 100 forks, children wiped by mapping fresh pages [sim-remap]" {
+	stress sim-remap fork-storm 100 --threads 2 --sentinels 1 --mappers 1 --must-zero
+}
+
+# ---- 2a'. descriptors across fork ---------------------------------------------------
+# An emulated madvise makes the shim open /proc/self/maps.  The program then
+# closes every descriptor above stderr, as daemons do, opens a file and dups
+# it onto descriptors 3-12 (one of them is the number the shim had), and
+# forks 20 times: each child writes a byte to each descriptor.  Then another
+# process's /proc/PID/maps goes onto those numbers, and madvise(FREE) of the
+# program's own pages must still succeed.
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [native]" {
+	stress native fork-fds 20
+}
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [sim]" {
+	stress sim fork-fds 20 --must-zero
+}
+
+@test "fork-fds: the program's descriptors survive fork and are never the shim's [sim-maps]" {
+	stress sim-maps fork-fds 20 --must-zero
+}
+
+# ---- 2b. signals --------------------------------------------------------------------------
+# The main loop calls madvise (DONTNEED and FREE on its pages, a call over a
+# hole that must give ENOMEM, WIPEONFORK/KEEPONFORK toggles that take the
+# shim's lock) while a thread sends it SIGUSR1 once per iteration and a
+# one-shot timer sends SIGALRM; both handlers call madvise(DONTNEED) on a page
+# of their own, check it reads zero, and do not save errno.  The handlers are
+# installed without SA_RESTART.
+
+@test "signals: handlers call madvise while the loop is inside it [native]" {
+	stress native signals mixed 1000
+}
+
+@test "signals: handlers call emulated madvise inside emulated madvise [sim]" {
+	stress sim signals mixed 2000 --must-zero
+}
+
+@test "signals: the same with the maps parser [sim-maps]" {
+	stress sim-maps signals mixed 1000 --must-zero
+}
+
+@test "signals: the same with smaps reads and fresh mappings [sim-remap]" {
+	stress sim-remap signals mixed 1000 --must-zero
+}
+
+# ---- 2c. vfork and posix_spawn ------------------------------------------------------------
+
+@test "vfork: vfork+exec, vfork+_exit and posix_spawn with fork advice in use [native]" {
+	stress native vfork 20 --threads 2 --sentinels 1 --mappers 1
+}
+
+@test "vfork: vfork+exec, vfork+_exit and posix_spawn with fork advice in use [sim]" {
+	stress sim vfork 40 --threads 2 --sentinels 1 --mappers 1 --must-zero
+}
+
+# ---- 2d. madvise before the shim's constructor ----------------------------------------------
+# A library whose constructor calls madvise, preloaded so that its
+# constructor runs before the shim's.  glibc runs the constructors of
+# preloaded libraries in the reverse order of LD_PRELOAD, so the library has
+# to come after the shim there; its madvise still binds to the shim, which is
+# earlier in the lookup scope.  Both facts are checked with LD_DEBUG, then the
+# constructor's own checks must pass on a kernel without madvise.
+
+early_lib() {
+	local src="$BATS_TEST_TMPDIR/early.c"
+	EARLY="$BATS_TEST_TMPDIR/libearly.so"
+	cat >"$src" <<'EOF'
+/* A constructor that needs madvise before anything else has run. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say(const char *s)
+{
+	ssize_t r = write(2, s, strlen(s));
+	(void)r;
+}
+
+static void fail(const char *s)
+{
+	say("early: FAIL ");
+	say(s);
+	say("\n");
+	_exit(3);
+}
+
+static int all(const char *p, size_t n, char c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != c)
+			return 0;
+	return 1;
+}
+
+__attribute__((constructor)) static void early(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 6 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fail("mmap");
+	memset(p, 'e', 6 * pg);
+	if (madvise(p, pg, MADV_DONTNEED) != 0)
+		fail("madvise(DONTNEED) failed");
+	if (!all(p, pg, 0) || !all(p + pg, pg, 'e'))
+		fail("DONTNEED: the page is not zero or its neighbour changed");
+	say("early: ok DONTNEED emptied the page\n");
+	/* a kernel with MADV_FREE may keep the page until memory runs short;
+	 * the shim's emulation empties it (EARLY_MUST_ZERO=1) */
+	const char *must = getenv("EARLY_MUST_ZERO");
+	if (madvise(p + pg, pg, MADV_FREE) != 0)
+		fail("madvise(FREE) failed");
+	if (!(all(p + pg, pg, 0) || (!must && all(p + pg, pg, 'e'))) || !all(p + 2 * pg, pg, 'e'))
+		fail("FREE: the page is not zero or its neighbour changed");
+	say(must ? "early: ok FREE emptied the page\n" : "early: ok FREE returned 0\n");
+	if (madvise(p + 2 * pg, 2 * pg, MADV_WIPEONFORK) != 0 ||
+	    madvise(p + 4 * pg, 2 * pg, MADV_DONTFORK) != 0)
+		fail("madvise(WIPEONFORK or DONTFORK) failed");
+	pid_t pid = fork();
+	if (pid == 0) {
+		unsigned char v;
+		_exit(!all(p + 2 * pg, 2 * pg, 0) ? 1 : mincore(p + 4 * pg, pg, &v) == 0 ? 2 : 0);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail("the child of fork did not find WIPEONFORK zero and DONTFORK unmapped");
+	if (!all(p + 2 * pg, 4 * pg, 'e'))
+		fail("the parent's WIPEONFORK or DONTFORK range changed");
+	say("early: ok the child of fork saw WIPEONFORK zero and DONTFORK unmapped\n");
+}
+EOF
+	run cc -shared -fPIC -O1 -o "$EARLY" "$src"
+	assert_success
+}
+
+# init_index OUTPUT LIBRARY: the line number of "calling init: LIBRARY".
+init_index() {
+	grep -n "calling init: .*$2\$" <<<"$1" | head -1 | cut -d: -f1
+}
+
+@test "early constructor: with LD_PRELOAD=shim:early, the early library's constructor runs first" {
+	early_lib
+	run env LD_DEBUG=libs LD_PRELOAD="$MADVISE_SHIM_LIB:$EARLY" "$STRESS" exit-code 0
+	assert_success
+	local early shim
+	early=$(init_index "$output" libearly.so)
+	shim=$(init_index "$output" "$(basename "$MADVISE_SHIM_LIB")")
+	[[ -n $early && -n $shim ]] || fail "no 'calling init' lines for both libraries: $output"
+	((early < shim)) || fail "the shim's constructor ran first (lines $shim and $early)"
+	run env LD_DEBUG=bindings LD_PRELOAD="$MADVISE_SHIM_LIB:$EARLY" "$STRESS" exit-code 0
+	assert_success
+	assert_output --regexp "binding file [^ ]*libearly.so \\[0\\] to [^ ]*$(basename "$MADVISE_SHIM_LIB") \\[0\\]: normal symbol \`madvise'"
+}
+
+@test "early constructor: madvise before the shim's constructor works on a kernel without madvise [sim]" {
+	early_lib
+	run timeout 60 "$MADVISE_SIM" -- env EARLY_MUST_ZERO=1 LD_PRELOAD="$MADVISE_SHIM_LIB:$EARLY" "$STRESS" exit-code 0
+	assert_success
+	assert_line "early: ok DONTNEED emptied the page"
+	assert_line "early: ok FREE emptied the page"
+	assert_line "early: ok the child of fork saw WIPEONFORK zero and DONTFORK unmapped"
+}
+
+@test "early constructor: the same with the maps parser and with the remap fallbacks [sim-maps, sim-remap]" {
+	early_lib
+	run timeout 60 "$MADVISE_SIM" -- env MADVISE_SHIM_LOOKUP=maps EARLY_MUST_ZERO=1 \
+		LD_PRELOAD="$MADVISE_SHIM_LIB:$EARLY" "$STRESS" exit-code 0
+	assert_success
+	assert_line "early: ok the child of fork saw WIPEONFORK zero and DONTFORK unmapped"
+	run timeout 60 "$MADVISE_SIM" --kernel 4.4 --deny dontneed,dontfork,dofork -- \
+		env EARLY_MUST_ZERO=1 LD_PRELOAD="$MADVISE_SHIM_LIB:$EARLY" "$STRESS" exit-code 0
+	assert_success
+	assert_line "early: ok FREE emptied the page"
+	assert_line "early: ok the child of fork saw WIPEONFORK zero and DONTFORK unmapped"
+}
+
+@test "early constructor: with LD_PRELOAD=early:shim the shim's constructor runs first, and all works [sim]" {
+	early_lib
+	run env LD_DEBUG=libs LD_PRELOAD="$EARLY:$MADVISE_SHIM_LIB" "$STRESS" exit-code 0
+	assert_success
+	local early shim
+	early=$(init_index "$output" libearly.so)
+	shim=$(init_index "$output" "$(basename "$MADVISE_SHIM_LIB")")
+	((shim < early)) || fail "expected the shim's constructor first (lines $shim and $early)"
+	run timeout 60 "$MADVISE_SIM" -- env EARLY_MUST_ZERO=1 LD_PRELOAD="$EARLY:$MADVISE_SHIM_LIB" "$STRESS" exit-code 0
+	assert_success
+	assert_line "early: ok the child of fork saw WIPEONFORK zero and DONTFORK unmapped"
+}
+
+# ---- race detectors ---------------------------------------------------------------------
+# helgrind sees every access, the shim's included.  It does not know two
+# things the shim relies on, and reports every access they order as a race:
+#   - the lock of the fork table (shim/fork.c), a futex on an atomic word,
+#     which guards lock_owner, lock_depth, live and tables;
+#   - C11 atomics used as caches filled once: have_dontunmap and the other
+#     learnt facts (emulate.c), and the cache.N pointers of real_next()
+#     (real.c, syscall.c, lock.c).
+# Races on those symbols are listed, not failed.  Any other race (on another
+# symbol of the shim, on the heap or a stack, or in the test program), and
+# any other kind of error (lock order, misuse of the pthread API), fails.
+
+# big_chunk is the maps parser's buffer, handed over by the atomic exchange
+# on big_chunk_busy; table_seq is the fork table's sequence counter
+HELGRIND_KNOWN='lock_owner|lock_depth|lock_word|live|tables|fork_table_busy|table_seq|have_dontunmap|have_dontunmap_file|have_thp|have_ksm|big_chunk|big_chunk_busy|cache\.[0-9]+'
+
+# helgrind_verdict LOG: fails on anything but races on the known symbols.
+helgrind_verdict() {
+	local log=$1
+	grep -q "ERROR SUMMARY" "$log" || fail "helgrind wrote no summary: $(tail -20 "$log")"
+	awk -v known="^($HELGRIND_KNOWN)\$" '
+		function flush() {
+			if (head == "") return
+			if (head !~ /^Possible data race/) { bad++; print "not a data race: " head; print body }
+			else if (sym == "") { bad++; print "race outside a named symbol: " head; print body }
+			else if (sym !~ known) { bad++; print "race on " sym ": " head; print body }
+			else seen[sym]++
+			head = ""; body = ""; sym = ""; lines = 0
+		}
+		{ sub(/^==[0-9]+== ?/, "") }
+		/^---Thread-Announcement/ { flush(); inerr = 0; next }
+		/^-+$/ && length($0) >= 20 { flush(); inerr = 1; next }
+		inerr && head == "" && /^[A-Z]/ { head = $0; next }
+		inerr && /^ *Address .* inside data symbol "/ {
+			s = $0; sub(/.*inside data symbol "/, "", s); sub(/".*/, "", s); sym = s
+		}
+		inerr && /ERROR SUMMARY/ { flush(); inerr = 0 }
+		inerr && ++lines < 40 { body = body "\n  " $0 }
+		END {
+			flush()
+			for (s in seen) printf "known race on %s: %d reports\n", s, seen[s]
+			exit bad > 0
+		}' "$log"
+}
+
+need_valgrind() {
+	command -v valgrind >/dev/null || skip "valgrind is not installed (scripts/run.sh installs it)"
+}
+
+@test "helgrind: threads under the shim, only races on the shim's own lock and atomics [sim]" {
+	need_valgrind
+	local log="$BATS_TEST_TMPDIR/helgrind.log"
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env LD_PRELOAD="$MADVISE_SHIM_LIB" valgrind --tool=helgrind --history-level=approx \
+		--log-file="$log" "$STRESS" threads mixed 500 --must-zero --sentinels 2 --mappers 1
+	assert_success
+	assert_line --regexp '^passed: threads '
+	run helgrind_verdict "$log"
+	assert_success
+}
+
+@test "helgrind: signals and fork under the shim, same verdict [sim]" {
+	need_valgrind
+	local log="$BATS_TEST_TMPDIR/helgrind-%p.log"
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env LD_PRELOAD="$MADVISE_SHIM_LIB" valgrind --tool=helgrind --history-level=approx \
+		--log-file="$log" "$STRESS" fork-storm 20 --threads 2 --sentinels 1 --mappers 1 --must-zero
+	assert_success
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env LD_PRELOAD="$MADVISE_SHIM_LIB" valgrind --tool=helgrind --history-level=approx \
+		--log-file="$log" "$STRESS" signals mixed 200 --must-zero
+	assert_success
+	local f
+	for f in "$BATS_TEST_TMPDIR"/helgrind-*.log; do
+		run helgrind_verdict "$f"
+		assert_success
+	done
+}
+
+# ThreadSanitizer instruments only the test program: the shim, not rebuilt,
+# is invisible to it except through the calls it intercepts.  It still sees
+# races the shim would cause in the program's memory, and errno changed by a
+# signal handler.  Its own runtime calls madvise(MADV_DONTDUMP) by raw
+# syscall, which the simulated kernel refuses: use_madv_dontdump=0.
+tsan_build() {
+	command -v clang >/dev/null || skip "clang is not installed"
+	TSAN_STRESS="$BATS_TEST_TMPDIR/madvise-stress-tsan"
+	run clang -fsanitize=thread -g -O1 -D_GNU_SOURCE -I"$SOURCE_ROOT/shim" -pthread \
+		-o "$TSAN_STRESS" "$SOURCE_ROOT/tests/c/stress.c"
+	assert_success
+}
+
+@test "tsan: threads and signals of an instrumented program under the shim: no report [sim]" {
+	tsan_build
+	local opts="use_madv_dontdump=0 halt_on_error=1 exitcode=66"
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env TSAN_OPTIONS="$opts" LD_PRELOAD="$MADVISE_SHIM_LIB" \
+		"$TSAN_STRESS" threads mixed 3000 --must-zero --sentinels 2 --mappers 1
+	assert_success
+	refute_output --partial "ThreadSanitizer"
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env TSAN_OPTIONS="$opts" LD_PRELOAD="$MADVISE_SHIM_LIB" \
+		"$TSAN_STRESS" signals mixed 600 --must-zero
+	assert_success
+	refute_output --partial "ThreadSanitizer"
+}
