@@ -469,3 +469,17 @@ same_as_native() {
 		return 1
 	fi
 }
+
+# process_madvise with vectors of several ranges (the scenarios above and the
+# fuzzer give one range a call): empty ranges, ranges outside user space and
+# the cut of the total at MAX_RW_COUNT, line for line as the kernel.
+pm_vectors_same() {
+	local prog="$TEST_PROGS_DIR/madvise-pm-vectors" native
+	native=$("$prog") || fail "natively: status $?"
+	run "$@" env LD_PRELOAD="$MADVISE_SHIM_LIB" "$prog"
+	assert_success
+	diff <(echo "$native") <(echo "$output") || fail "differs from the native kernel (< native, > shim)"
+}
+
+@test "process_madvise vectors: the kernel's results and cuts [sim]" { pm_vectors_same "$MADVISE_SIM" --; }
+@test "process_madvise vectors: the kernel's results and cuts [sim-4.4]" { pm_vectors_same "$MADVISE_SIM" --kernel 4.4 --; }
