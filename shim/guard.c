@@ -5,8 +5,8 @@
  * pages (zero, or the file's contents).  Without it the shim empties the pages
  * and makes them PROT_NONE, recording the protection they had so that
  * GUARD_REMOVE can restore it.  What differs, and is documented: /proc/self/maps
- * shows the guard pages as ---p, and an mprotect() by the program lifts the
- * emulated guard where the kernel's would stay. */
+ * shows the guard pages as ---p, and only an mprotect() that goes through the
+ * shim keeps the guard, where the kernel's survives a raw syscall too. */
 #include <errno.h>
 #include <sys/mman.h>
 
@@ -73,16 +73,20 @@ void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old)
 {
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return;
-	struct range have[PIECES];
+	struct range g;
 	sigset_t saved;
 	ranges_lock(&guards, &saved);
 	ranges_remove(&guards, new, new + len);
-	size_t n = ranges_find(&guards, old, old + len, have, PIECES);
-	if (!keep_old)
-		ranges_remove(&guards, old, old + len);
-	for (size_t i = 0; i < n; i++)
-		ranges_assign(&guards, have[i].start - old + new, have[i].end - old + new,
-			      have[i].value);
+	/* Piece by piece, so that every record moves however many there are;
+	 * each leaves its old place first, freeing the slot its copy takes.
+	 * The kernel never moves a mapping onto its own old range, so the walk
+	 * cannot meet a piece it has already moved. */
+	for (uintptr_t at = old; at < old + len && ranges_find(&guards, at, old + len, &g, 1);
+	     at = g.end) {
+		if (!keep_old)
+			ranges_remove(&guards, g.start, g.end);
+		ranges_assign(&guards, g.start - old + new, g.end - old + new, g.value);
+	}
 	ranges_unlock(&guards, &saved);
 }
 
@@ -109,22 +113,34 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 		return r;
 	size_t page = shim_page_size();
 	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
-	struct range have[PIECES];
+	struct range g;
+	uintptr_t run = 0, run_end = 0;
 	sigset_t saved;
 	int saved_errno = errno;
+	/* Every record in the range, however many, with the lock held until
+	 * their pages are PROT_NONE again: a GUARD_REMOVE in another thread
+	 * comes before (the pages keep the new protection) or after (it
+	 * restores it), never in between, where it would leave PROT_NONE pages
+	 * that nothing records.  A full table keeps the old protection on
+	 * record; the guard stays all the same. */
 	ranges_lock(&guards, &saved);
-	size_t n = ranges_find(&guards, from, to, have, PIECES);
-	for (size_t i = 0; i < n; i++)
-		ranges_assign(&guards, have[i].start, have[i].end, (unsigned)prot);
+	for (uintptr_t at = from; at < to && ranges_find(&guards, at, to, &g, 1); at = g.end) {
+		ranges_assign(&guards, g.start, g.end, (unsigned)prot);
+		if (g.start != run_end) {
+			if (run_end > run && prot != PROT_NONE)
+				raw_syscall(SYS_mprotect, run, run_end - run, PROT_NONE);
+			run = g.start;
+		}
+		run_end = g.end;
+	}
+	if (run_end > run && prot != PROT_NONE)
+		raw_syscall(SYS_mprotect, run, run_end - run, PROT_NONE);
 	ranges_unlock(&guards, &saved);
-	for (size_t i = 0; i < n && prot != PROT_NONE; i++)
-		raw_syscall(SYS_mprotect, have[i].start, have[i].end - have[i].start,
-			    PROT_NONE);
 	errno = saved_errno;
 	return 0;
 }
 
-uintptr_t guard_first_in(uintptr_t from, uintptr_t to)
+uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot)
 {
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return to;
@@ -133,7 +149,10 @@ uintptr_t guard_first_in(uintptr_t from, uintptr_t to)
 	ranges_lock(&guards, &saved);
 	size_t n = ranges_find(&guards, from, to, &first, 1);
 	ranges_unlock(&guards, &saved);
-	return n ? first.start : to;
+	if (!n)
+		return to;
+	*prot = (int)first.value;
+	return first.start;
 }
 
 /* Records the unguarded parts of [from, to) with protection prot and returns

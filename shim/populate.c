@@ -112,15 +112,23 @@ static long visit_populate(const struct vma *v, uintptr_t from, uintptr_t to, vo
 	if (from > p->next)
 		return -ENOMEM; /* the kernel stops at the first hole */
 	p->next = to;
-	/* a guard page cannot be faulted in: EFAULT there, as the kernel */
-	uintptr_t guard = guard_first_in(from, to);
+	int need = write ? PROT_WRITE : PROT_READ;
+	/* The kernel checks a mapping's protection as it enters the mapping,
+	 * before it faults any page in (EINVAL), and stops at a guard page,
+	 * which cannot be faulted in (EFAULT).  The emulated guard is itself
+	 * PROT_NONE, so the protection checked there is the one recorded for
+	 * it; the pages before it are checked with their own. */
+	int guard_prot = 0;
+	uintptr_t guard = guard_first_in(from, to, &guard_prot);
 	if (guard < to) {
 		long r = guard > from ? visit_populate(v, from, guard, arg) : 0;
-		return r ? r : -EFAULT;
+		if (r)
+			return r;
+		return guard_prot & need ? -EFAULT : -EINVAL;
 	}
 	if (v->kind == VMA_PFNMAP)
 		return -EINVAL;
-	if (!(v->prot & (write ? PROT_WRITE : PROT_READ)))
+	if (!(v->prot & need))
 		return -EINVAL;
 	/* Anonymous memory always reads; anything with a file behind it can
 	 * end before the mapping does. */

@@ -24,6 +24,21 @@ static size_t count(const struct range_set *s)
 	return atomic_load_explicit(&s->count, memory_order_relaxed);
 }
 
+/* The index of the first range that ends after addr: the set is kept sorted
+ * and disjoint, so both starts and ends ascend. */
+static size_t first_after(const struct range_set *s, uintptr_t addr)
+{
+	size_t lo = 0, hi = count(s);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static void insert_at(struct range_set *s, size_t i, struct range r)
 {
 	size_t n = count(s);
@@ -41,12 +56,8 @@ static void delete_at(struct range_set *s, size_t i)
 
 int ranges_remove(struct range_set *s, uintptr_t start, uintptr_t end)
 {
-	for (size_t i = 0; i < count(s);) {
+	for (size_t i = first_after(s, start); i < count(s) && s->r[i].start < end;) {
 		struct range *r = &s->r[i];
-		if (r->end <= start || r->start >= end) {
-			i++;
-			continue;
-		}
 		if (r->start < start && r->end > end) {
 			/* the hole is inside: split in two */
 			if (count(s) == RANGES_MAX)
@@ -71,8 +82,17 @@ int ranges_remove(struct range_set *s, uintptr_t start, uintptr_t end)
 
 int ranges_assign(struct range_set *s, uintptr_t start, uintptr_t end, unsigned value)
 {
-	/* worst case: one split for the removal and one new slot */
-	if (count(s) + 2 > RANGES_MAX)
+	/* One slot for the new range, one more if it cuts a range in two, one
+	 * fewer per range it covers whole: counted exactly, so that a full set
+	 * can still change the value of what it holds. */
+	size_t need = 1, freed = 0;
+	for (size_t i = first_after(s, start); i < count(s) && s->r[i].start < end; i++) {
+		if (s->r[i].start < start && s->r[i].end > end)
+			need++;
+		else if (s->r[i].start >= start && s->r[i].end <= end)
+			freed++;
+	}
+	if (count(s) + need > RANGES_MAX + freed)
 		return -ENOMEM;
 	ranges_remove(s, start, end);
 	size_t i = 0;
@@ -95,10 +115,10 @@ size_t ranges_find(const struct range_set *s, uintptr_t start, uintptr_t end,
 		   struct range *out, size_t max)
 {
 	size_t found = 0;
-	for (size_t i = 0; i < count(s) && found < max; i++) {
+	for (size_t i = first_after(s, start); i < count(s) && found < max; i++) {
 		const struct range *r = &s->r[i];
-		if (r->end <= start || r->start >= end)
-			continue;
+		if (r->start >= end)
+			break;
 		out[found].start = r->start > start ? r->start : start;
 		out[found].end = r->end < end ? r->end : end;
 		out[found].value = r->value;

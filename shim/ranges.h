@@ -28,11 +28,14 @@ struct range_set {
 void ranges_lock(struct range_set *s, sigset_t *saved);
 void ranges_unlock(struct range_set *s, const sigset_t *saved);
 
-/* Gives [start, end) the value; 0 or -ENOMEM when the set is full. */
+/* Gives [start, end) the value; 0 or -ENOMEM when the set has no room for
+ * the result (nothing changed then). */
 int ranges_assign(struct range_set *s, uintptr_t start, uintptr_t end, unsigned value);
 /* Forgets [start, end); 0 or -ENOMEM (splitting a range needs a slot). */
 int ranges_remove(struct range_set *s, uintptr_t start, uintptr_t end);
-/* The pieces of the set inside [start, end), clipped, at most max. */
+/* The pieces of the set inside [start, end), clipped, at most max.  With
+ * max 1 and start moved to each piece's end it walks any number of pieces,
+ * and stays right while the walker changes the set, as an index would not. */
 size_t ranges_find(const struct range_set *s, uintptr_t start, uintptr_t end,
 		   struct range *out, size_t max);
 

@@ -85,8 +85,9 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
 /* what a walk must read to see locked mappings (emulate.c) */
 int guard_walk_needs(void);
-/* where the first emulated guard page in [from, to) is, or to */
-uintptr_t guard_first_in(uintptr_t from, uintptr_t to);
+/* where the first emulated guard page in [from, to) is, or to; if there is
+ * one, *prot gets the protection recorded for it */
+uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot);
 /* the program unmapped or replaced [start, end): forget its guards */
 void guard_forget(uintptr_t start, uintptr_t end);
 void guard_lift(uintptr_t from, uintptr_t to);

@@ -438,3 +438,7 @@ errno_table_same() {
 @test "guard: guard pages fault, come back empty [sim]" { scenario sim guard; }
 @test "guard: guard pages fault, come back empty [sim-6.6]" { scenario sim-6.6 guard; }
 @test "guard: guard pages fault, come back empty [sim-remap]" { scenario sim-remap guard; }
+@test "guard-many: 40 guard parts survive mprotect and mremap [native]" { scenario native guard-many; }
+@test "guard-many: 40 guard parts survive mprotect and mremap [sim]" { scenario sim guard-many; }
+@test "guard-many: 40 guard parts survive mprotect and mremap [sim-6.6]" { scenario sim-6.6 guard-many; }
+@test "guard-many: 40 guard parts survive mprotect and mremap [sim-remap]" { scenario sim-remap guard-many; }

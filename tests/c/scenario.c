@@ -43,13 +43,13 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "report.h"
+
 #include "advice_table.h"
 
 #define SENTINEL_ERRNO 12345
 
 static size_t pg;
-static const char *subcmd = "?";
-static int passed, failed;
 static bool must_zero, must_drop, valid_first;
 
 /* ---- reporting ------------------------------------------------------- */
@@ -68,49 +68,6 @@ static const char *ename(int e)
 	slot = (slot + 1) % 4;
 	snprintf(buf[slot], sizeof buf[slot], "E%d", e);
 	return buf[slot];
-}
-
-static void __attribute__((format(printf, 2, 3)))
-check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (ok) {
-		fputs("ok ", stdout);
-		vprintf(fmt, ap);
-		putchar('\n');
-		passed++;
-	} else {
-		fflush(stdout);
-		fprintf(stderr, "FAIL %s: ", subcmd);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		failed++;
-	}
-	va_end(ap);
-}
-
-static void __attribute__((format(printf, 1, 2))) note(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("note ", stdout);
-	vprintf(fmt, ap);
-	putchar('\n');
-	va_end(ap);
-}
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-setup_failed(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fflush(stdout);
-	fprintf(stderr, "madvise-scenario %s: setup: ", subcmd);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (%s)\n", strerror(errno));
-	va_end(ap);
-	exit(2);
 }
 
 /* A call that should return ret_want and, on -1, set errno to err_want. */
@@ -1371,6 +1328,80 @@ static void sc_guard(void)
 	expect_call("madvise(mlocked, GUARD_INSTALL)", r, err, -1, EINVAL);
 }
 
+/* How a read (or write) of each of the pages at p ends, one letter per page
+ * of want: 's' SIGSEGV, 'a' no fault. */
+static void expect_access(const char *what, char *p, const char *want, bool write)
+{
+	char got[256], buf[512];
+	size_t n = strlen(want);
+	if (n >= sizeof got)
+		setup_failed("expect_access: %zu pages", n);
+	for (size_t i = 0; i < n; i++) {
+		const char *how = child_access(p + i * pg, write);
+		got[i] = !strcmp(how, "SIGSEGV") ? 's' : !strcmp(how, "no fault") ? 'a' : 'x';
+	}
+	got[n] = '\0';
+	bool ok = !strcmp(got, want);
+	check(ok, "%s: %s %s", what, write ? "writes" : "reads",
+	      show(ok ? got : want, buf, sizeof buf));
+	if (!ok)
+		fprintf(stderr, "     got %s (s SIGSEGV, a no fault, x other)\n",
+			show(got, buf, sizeof buf));
+}
+
+/* More guard parts than the shim once handled in one go (16): each stays a
+ * guard through mprotect and mremap, and GUARD_REMOVE gives each back with
+ * the protection last set. */
+#define GUARD_MANY 40
+static void sc_guard_many(void)
+{
+	int err;
+	char faults[GUARD_MANY + 1], alternate[GUARD_MANY + 1], zero[GUARD_MANY + 1];
+	memset(faults, 's', GUARD_MANY);
+	memset(zero, 'z', GUARD_MANY);
+	for (size_t i = 0; i < GUARD_MANY; i++)
+		alternate[i] = i % 2 ? 'a' : 's';
+	faults[GUARD_MANY] = alternate[GUARD_MANY] = zero[GUARD_MANY] = '\0';
+	size_t len = GUARD_MANY * pg;
+
+	/* a protection per page, so that no two parts of the guard are alike */
+	char *p = map_anon(GUARD_MANY);
+	for (size_t i = 0; i < GUARD_MANY; i += 2)
+		if (mprotect(p + i * pg, pg, PROT_READ))
+			setup_failed("mprotect");
+	int r = madv(p, len, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(40 pages, r and rw in turn, GUARD_INSTALL)", r, err, 0, 0);
+	errno = 0;
+	r = mprotect(p, len, PROT_READ);
+	expect_call("mprotect(all 40, PROT_READ)", r, errno, 0, 0);
+	expect_access("after mprotect, every guard page", p, faults, false);
+	r = madv(p, len, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(all 40, GUARD_REMOVE)", r, err, 0, 0);
+	expect_states("every page comes back empty", p, zero);
+	expect_access("every page has mprotect's PROT_READ", p, faults, true);
+
+	/* a guard on every other page of PROT_NONE memory: one mapping, which
+	 * mremap can move, with 20 parts */
+	char *q = map_fixed_or_any(GUARD_MANY, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *dst = map_fixed_or_any(GUARD_MANY, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (size_t i = 0; i < GUARD_MANY; i += 2)
+		if (madv(q + i * pg, pg, MADV_GUARD_INSTALL, &err))
+			setup_failed("GUARD_INSTALL page %zu", i);
+	char *m = mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	check(m == dst, "mremap moves the 40 pages: %s", m == dst ? "yes" : strerror(errno));
+	if (m != dst)
+		return;
+	errno = 0;
+	r = mprotect(m, len, PROT_READ | PROT_WRITE);
+	expect_call("mprotect(all 40 moved, PROT_READ|PROT_WRITE)", r, errno, 0, 0);
+	expect_access("after mremap and mprotect, the guard pages", m, alternate, false);
+	r = madv(m, len, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(all 40 moved, GUARD_REMOVE)", r, err, 0, 0);
+	memset(faults, 'a', GUARD_MANY);
+	expect_access("every moved page is writable", m, faults, true);
+	expect_states("every moved page is empty", m, zero);
+}
+
 struct caller {
 	char *base;
 	int advice;
@@ -1455,6 +1486,7 @@ static const struct {
 	{ "remove", "", "REMOVE punches holes in shared files and memfds; kernel errors" },
 	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
 	{ "guard", "", "guard pages fault; removing them gives empty pages" },
+	{ "guard-many", "", "40 guard parts survive mprotect and mremap; GUARD_REMOVE restores each" },
 	{ "threads", "ADVICE COUNT", "8 threads advise their own pages COUNT times each" },
 	{ "raw-syscall", "", "madvise through syscall(SYS_madvise)" },
 	{ "which", "", "name the object whose madvise this process calls" },
@@ -1470,6 +1502,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	report_prog = "madvise-scenario";
 	long sz = sysconf(_SC_PAGESIZE);
 	pg = sz > 0 ? (size_t)sz : 4096;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1498,57 +1531,59 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	subcmd = pos[0];
+	report_subcmd = pos[0];
 	const char *arg1 = npos > 1 ? pos[1] : NULL;
 
-	if (!strcmp(subcmd, "zero") && arg1)
+	if (!strcmp(report_subcmd, "zero") && arg1)
 		sc_zero(advice_value(arg1), arg1);
-	else if (!strcmp(subcmd, "rss") && arg1)
+	else if (!strcmp(report_subcmd, "rss") && arg1)
 		sc_rss(advice_value(arg1), arg1);
-	else if (!strcmp(subcmd, "prot") && arg1)
+	else if (!strcmp(report_subcmd, "prot") && arg1)
 		sc_prot(arg1, npos > 2 ? advice_value(pos[2]) : MADV_DONTNEED,
 			npos > 2 ? pos[2] : "dontneed");
-	else if (!strcmp(subcmd, "shared") && arg1)
+	else if (!strcmp(report_subcmd, "shared") && arg1)
 		sc_shared(arg1);
-	else if (!strcmp(subcmd, "privfile"))
+	else if (!strcmp(report_subcmd, "privfile"))
 		sc_privfile();
-	else if (!strcmp(subcmd, "hole") && arg1)
+	else if (!strcmp(report_subcmd, "hole") && arg1)
 		sc_hole(advice_value(arg1), arg1);
-	else if (!strcmp(subcmd, "locked"))
+	else if (!strcmp(report_subcmd, "locked"))
 		sc_locked();
-	else if (!strcmp(subcmd, "errno-kept"))
+	else if (!strcmp(report_subcmd, "errno-kept"))
 		sc_errno_kept();
-	else if (!strcmp(subcmd, "posix-madvise"))
+	else if (!strcmp(report_subcmd, "posix-madvise"))
 		sc_posix_madvise();
-	else if (!strcmp(subcmd, "fadvise"))
+	else if (!strcmp(report_subcmd, "fadvise"))
 		sc_fadvise();
-	else if (!strcmp(subcmd, "process-madvise"))
+	else if (!strcmp(report_subcmd, "process-madvise"))
 		sc_process_madvise();
-	else if (!strcmp(subcmd, "repeat") && npos > 2 && atol(pos[2]) > 0)
+	else if (!strcmp(report_subcmd, "repeat") && npos > 2 && atol(pos[2]) > 0)
 		sc_repeat(advice_value(arg1), arg1, atol(pos[2]));
-	else if (!strcmp(subcmd, "hints"))
+	else if (!strcmp(report_subcmd, "hints"))
 		sc_hints();
-	else if (!strcmp(subcmd, "probe"))
+	else if (!strcmp(report_subcmd, "probe"))
 		sc_probe();
-	else if (!strcmp(subcmd, "noreserve"))
+	else if (!strcmp(report_subcmd, "noreserve"))
 		sc_noreserve();
-	else if (!strcmp(subcmd, "fork") && arg1)
+	else if (!strcmp(report_subcmd, "fork") && arg1)
 		sc_fork(advice_value(arg1), arg1);
-	else if (!strcmp(subcmd, "dontneed-locked"))
+	else if (!strcmp(report_subcmd, "dontneed-locked"))
 		sc_dontneed_locked();
-	else if (!strcmp(subcmd, "remove"))
+	else if (!strcmp(report_subcmd, "remove"))
 		sc_remove();
-	else if (!strcmp(subcmd, "populate"))
+	else if (!strcmp(report_subcmd, "populate"))
 		sc_populate();
-	else if (!strcmp(subcmd, "guard"))
+	else if (!strcmp(report_subcmd, "guard"))
 		sc_guard();
-	else if (!strcmp(subcmd, "threads") && npos > 2 && atol(pos[2]) > 0)
+	else if (!strcmp(report_subcmd, "guard-many"))
+		sc_guard_many();
+	else if (!strcmp(report_subcmd, "threads") && npos > 2 && atol(pos[2]) > 0)
 		sc_threads(advice_value(arg1), arg1, atol(pos[2]));
-	else if (!strcmp(subcmd, "raw-syscall"))
+	else if (!strcmp(report_subcmd, "raw-syscall"))
 		sc_raw_syscall();
-	else if (!strcmp(subcmd, "which"))
+	else if (!strcmp(report_subcmd, "which"))
 		sc_which();
-	else if (!strcmp(subcmd, "raw") && arg1) {
+	else if (!strcmp(report_subcmd, "raw") && arg1) {
 		sc_raw(advice_value(arg1), arg1);
 		return 0;
 	} else {
@@ -1557,11 +1592,11 @@ int main(int argc, char **argv)
 	}
 
 	fflush(stdout);
-	if (failed) {
-		fprintf(stderr, "FAILED: %s: %d of %d checks failed\n", subcmd,
-			failed, failed + passed);
+	if (report_failed) {
+		fprintf(stderr, "FAILED: %s: %d of %d checks failed\n", report_subcmd,
+			report_failed, report_failed + report_passed);
 		return 1;
 	}
-	printf("passed: %s (%d checks)\n", subcmd, passed);
+	printf("passed: %s (%d checks)\n", report_subcmd, report_passed);
 	return 0;
 }
