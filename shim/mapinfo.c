@@ -77,7 +77,7 @@ static _Atomic int procmap_state;
 static dev_t maps_dev;
 static ino_t maps_ino;
 
-void mapinfo_after_fork_child(void)
+static void drop_maps_fd(void)
 {
 	/* The inherited descriptor describes the parent's address space.  Its
 	 * number may since have been closed by the program and reused for one
@@ -86,6 +86,11 @@ void mapinfo_after_fork_child(void)
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == maps_dev && st.st_ino == maps_ino)
 		close(fd);
+}
+
+void mapinfo_after_fork_child(void)
+{
+	drop_maps_fd();
 }
 
 /* The descriptor is kept for the life of the process, so its number is moved
@@ -407,6 +412,8 @@ long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 		if (shim_lookup == LOOKUP_PROCMAP)
 			return SHIM_PASS;
 		atomic_store_explicit(&procmap_state, PROCMAP_ABSENT, memory_order_relaxed);
+		/* the descriptor was kept for the ioctl alone */
+		drop_maps_fd();
 		w = (struct walker){ .addr = start, .end = end, .visit = visit, .arg = arg };
 	}
 	return walk_maps_file(&w, false, false);
