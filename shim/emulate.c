@@ -187,6 +187,35 @@ static long remap_anon(const struct vma *v, uintptr_t from, uintptr_t to)
 	return 0;
 }
 
+/* A remap replaces the mapping, and with it the advice the kernel kept as
+ * flags of the old one (madvise given natively: a kernel that lacks an
+ * advice keeps no flag for it, and the shim's own records do not change).
+ * The advice is given again on the new pages.  DONTFORK and WIPEONFORK keep
+ * memory out of children: if they cannot be given again, the call fails. */
+static long remap_keeping_advice(const struct vma *v, uintptr_t from, uintptr_t to)
+{
+	long r = v->kind == VMA_FILE ? remap_private_file(v, from, to) :
+		 remap_anon(v, from, to);
+	if (r || !v->kept_advice)
+		return r;
+	static const struct { unsigned flag; int advice; bool vital; } kept[] = {
+		{ VMA_KEPT_DONTFORK, MADV_DONTFORK, true },
+		{ VMA_KEPT_WIPEONFORK, MADV_WIPEONFORK, true },
+		{ VMA_KEPT_DONTDUMP, MADV_DONTDUMP, false },
+		{ VMA_KEPT_HUGEPAGE, MADV_HUGEPAGE, false },
+		{ VMA_KEPT_NOHUGEPAGE, MADV_NOHUGEPAGE, false },
+		{ VMA_KEPT_MERGEABLE, MADV_MERGEABLE, false },
+	};
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+		if (!(v->kept_advice & kept[i].flag))
+			continue;
+		long k = real_madvise(from, to - from, kept[i].advice);
+		if (k && kept[i].vital)
+			return k;
+	}
+	return 0;
+}
+
 /* Moves pages away, in pieces where the whole range finds no room. */
 static long dontunmap_chunked(uintptr_t from, uintptr_t to)
 {
@@ -263,9 +292,7 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 	 * (DONTNEED of a part frees nothing): never remap hugetlb memory. */
 	if (!v->flags_known || v->hugetlb)
 		return SHIM_PASS;
-	if (v->kind == VMA_FILE)
-		return remap_private_file(v, from, to);
-	return remap_anon(v, from, to);
+	return remap_keeping_advice(v, from, to);
 }
 
 /* DONTNEED_LOCKED on locked memory.  mremap(MREMAP_DONTUNMAP) would unlock the
@@ -276,8 +303,7 @@ static long discard_locked(const struct vma *v, uintptr_t from, uintptr_t to)
 {
 	if (v->hugetlb)
 		return SHIM_PASS; /* see discard_private */
-	long r = v->kind == VMA_FILE ? remap_private_file(v, from, to) :
-		 remap_anon(v, from, to);
+	long r = remap_keeping_advice(v, from, to);
 	if (r)
 		return r;
 	r = -ENOSYS;

@@ -192,6 +192,7 @@ static int procmap_query(uintptr_t addr, struct vma *v)
 	v->flags_known = false;
 	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
 	v->hugetlb = false;
+	v->kept_advice = 0;
 	v->path = NULL;
 	return 0;
 }
@@ -262,6 +263,7 @@ static void parse_header(const char *s, struct vma *v, char *path, size_t path_c
 	v->flags_known = false;
 	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
 	v->hugetlb = false;
+	v->kept_advice = 0;
 	v->path = NULL;
 	if (path && name_len && name_len < path_cap && s[0] == '/') {
 		memcpy(path, s, name_len + 1);
@@ -287,6 +289,12 @@ static void parse_vmflags(const char *s, struct vma *v)
 	v->noreserve = has_flag(s, "nr");
 	v->growsdown = has_flag(s, "gd");
 	v->hugetlb = has_flag(s, "ht");
+	v->kept_advice = (has_flag(s, "dc") ? VMA_KEPT_DONTFORK : 0) |
+			 (has_flag(s, "wf") ? VMA_KEPT_WIPEONFORK : 0) |
+			 (has_flag(s, "dd") ? VMA_KEPT_DONTDUMP : 0) |
+			 (has_flag(s, "hg") ? VMA_KEPT_HUGEPAGE : 0) |
+			 (has_flag(s, "nh") ? VMA_KEPT_NOHUGEPAGE : 0) |
+			 (has_flag(s, "mg") ? VMA_KEPT_MERGEABLE : 0);
 	if (has_flag(s, "pf"))
 		v->kind = VMA_PFNMAP;
 }

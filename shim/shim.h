@@ -130,6 +130,7 @@ struct vma {
 	enum vma_kind kind;
 	bool flags_known;       /* the booleans below come from smaps VmFlags */
 	bool locked, lockonfault, noreserve, growsdown, maywrite, hugetlb;
+	unsigned kept_advice;   /* VMA_KEPT_*: advice the kernel keeps as flags */
 	const char *path;       /* with VMA_NEED_PATH: the mapped file's path as
 				 * /proc shows it, or NULL; valid during visit */
 };
@@ -137,6 +138,13 @@ struct vma {
  * of it inside the range; a nonzero return stops the walk and is returned. */
 typedef long (*vma_visit_fn)(const struct vma *v, uintptr_t from, uintptr_t to,
 			     void *arg);
+/* smaps flags a new mapping would not have: dc, wf, dd, hg, nh, mg */
+#define VMA_KEPT_DONTFORK 1
+#define VMA_KEPT_WIPEONFORK 2
+#define VMA_KEPT_DONTDUMP 4
+#define VMA_KEPT_HUGEPAGE 8
+#define VMA_KEPT_NOHUGEPAGE 16
+#define VMA_KEPT_MERGEABLE 32
 #define VMA_NEED_FLAGS 1
 #define VMA_NEED_PATH 2
 long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,

@@ -245,3 +245,41 @@ no_security_failure() {
 @test "differential: same records as native [sim-4.4]" { same_as_native sim-4.4; }
 @test "security: no protection widened, no mapping lost, no shared or file data lost [sim]" { no_security_failure sim; }
 @test "security: no protection widened, no mapping lost, no shared or file data lost [sim-4.4]" { no_security_failure sim-4.4; }
+
+# ---- regressions ----------------------------------------------------------------
+# Cases that once differed from the kernel (docs/reliability.md, F1 to F7),
+# each run alone natively and on both simulated kernels: seed and case.
+REGRESSIONS='1517 350
+1517 6682
+1517 16135
+1517 678
+4242 12741
+7 5941
+1517 6774
+1517 10702
+7 4433
+1517 1746
+4242 67312
+4242 78677
+4242 80388
+4242 88847
+4242 97256'
+
+@test "regressions: every case that once differed now gives the kernel's record [sim, sim-4.4]" {
+	local d=$BATS_TEST_TMPDIR seed k v bad=0
+	local -a WRAP
+	while read -r seed k; do
+		"$FUZZ" --seed "$seed" --case "$k" >"$d/n.rec"
+		for v in sim sim-4.4; do
+			wrap "$v"
+			TMPDIR="$d" "${WRAP[@]}" "$FUZZ" --seed "$seed" --case "$k" >"$d/s.rec"
+			run "$FUZZ" --compare "$d/n.rec" "$d/s.rec" --variant "$v"
+			if ((status != 0)); then
+				echo "seed $seed case $k [$v]:"
+				echo "$output"
+				bad=1
+			fi
+		done
+	done <<<"$REGRESSIONS"
+	return $bad
+}
