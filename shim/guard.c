@@ -90,6 +90,20 @@ void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old)
 	ranges_unlock(&guards, &saved);
 }
 
+#ifndef PROT_GROWSUP
+#define PROT_GROWSUP 0
+#endif
+
+static long visit_bounds(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
+{
+	uintptr_t *bounds = arg;
+	(void)from;
+	(void)to;
+	bounds[0] = v->start;
+	bounds[1] = v->end;
+	return 1; /* the first mapping is the one asked about */
+}
+
 /* mprotect over guard pages: the kernel's guards survive it, and the new
  * protection is what GUARD_REMOVE must give back.  So the guard pages keep
  * PROT_NONE and their records take the new protection. */
@@ -113,6 +127,19 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 		return r;
 	size_t page = shim_page_size();
 	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
+	/* PROT_GROWSDOWN (GROWSUP) makes the kernel apply the protection down
+	 * to the start (up to the end) of the mapping: its guards there too.
+	 * The flag itself is no protection to give back. */
+	if (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) {
+		uintptr_t bounds[2];
+		if (vma_walk(from, from + page, 0, visit_bounds, bounds) == 1) {
+			if (prot & PROT_GROWSDOWN)
+				from = bounds[0];
+			else
+				to = bounds[1] > to ? bounds[1] : to;
+		}
+		prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+	}
 	struct range g;
 	uintptr_t run = 0, run_end = 0;
 	sigset_t saved;

@@ -1400,6 +1400,22 @@ static void sc_guard_many(void)
 	memset(faults, 'a', GUARD_MANY);
 	expect_access("every moved page is writable", m, faults, true);
 	expect_states("every moved page is empty", m, zero);
+
+	/* mprotect with PROT_GROWSDOWN reaches down to the start of the
+	 * mapping, over a guard far below the pages named */
+	char *g = mmap(NULL, 8 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+	if (g == MAP_FAILED)
+		setup_failed("mmap(MAP_GROWSDOWN)");
+	r = madv(g + pg, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(page 1 of a MAP_GROWSDOWN mapping, GUARD_INSTALL)", r, err, 0, 0);
+	errno = 0;
+	r = mprotect(g + 6 * pg, pg, PROT_READ | PROT_GROWSDOWN);
+	expect_call("mprotect(page 6, PROT_READ|PROT_GROWSDOWN)", r, errno, 0, 0);
+	expect_access("pages 0 to 6, the guard at 1", g, "asaaaaa", false);
+	r = madv(g + pg, pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(page 1, GUARD_REMOVE)", r, err, 0, 0);
+	expect_access("page 1 has PROT_READ, not more", g + pg, "a", false);
+	expect_access("page 1 is not writable", g + pg, "s", true);
 }
 
 struct caller {
@@ -1486,7 +1502,7 @@ static const struct {
 	{ "remove", "", "REMOVE punches holes in shared files and memfds; kernel errors" },
 	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
 	{ "guard", "", "guard pages fault; removing them gives empty pages" },
-	{ "guard-many", "", "40 guard parts survive mprotect and mremap; GUARD_REMOVE restores each" },
+	{ "guard-many", "", "40 guard parts survive mprotect and mremap, a guard survives PROT_GROWSDOWN; GUARD_REMOVE restores each" },
 	{ "threads", "ADVICE COUNT", "8 threads advise their own pages COUNT times each" },
 	{ "raw-syscall", "", "madvise through syscall(SYS_madvise)" },
 	{ "which", "", "name the object whose madvise this process calls" },
