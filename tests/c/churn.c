@@ -132,16 +132,6 @@ struct block {
 	uint32_t tag;
 };
 
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 /* Mostly small blocks, some up to 48 KiB: what a program's heap holds. */
 static size_t block_size(uint64_t *s)
 {

@@ -1199,17 +1199,6 @@ static void usage(FILE *f)
 	      "                            [--crash GLOB] [--hang GLOB] [GLOB...]\n", f);
 }
 
-static bool parse_number(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return false;
-	*out = v;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	long sz = sysconf(_SC_PAGESIZE);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "names.h"
 
 /* ---- the layout ------------------------------------------------------ */
 
@@ -376,18 +377,6 @@ static void build_cases(void)
 	}
 }
 
-static const char *errname(int e)
-{
-	static char buf[32];
-	if (e == 0)
-		return "0";
-	const char *n = strerrorname_np(e);
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "E%d", e);
-	return buf;
-}
-
 static bool selected(const char *name, int npat, char **pat)
 {
 	if (npat == 0)
@@ -430,7 +419,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < ncases; i++)
 			if (selected(cases[i].name, npat, pat))
 				printf("%-36s expect %-6s %s\n", cases[i].name,
-				       errname(cases[i].expect), cases[i].what);
+				       errno_name(cases[i].expect), cases[i].what);
 		return 0;
 	}
 
@@ -451,7 +440,7 @@ int main(int argc, char **argv)
 		errno = 0;
 		int ret = madvise(addr, len, c->advice);
 		int err = errno;
-		printf("%s %d %s\n", c->name, ret, errname(err));
+		printf("%s %d %s\n", c->name, ret, errno_name(err));
 		ran++;
 
 		bool ok = c->expect == 0 ? (ret == 0 && err == 0)
@@ -459,7 +448,7 @@ int main(int argc, char **argv)
 		if (check && !ok) {
 			fprintf(stderr,
 				"errno-table: %s: got %d %s, documented %s (%s)\n",
-				c->name, ret, errname(err), errname(c->expect),
+				c->name, ret, errno_name(err), errno_name(c->expect),
 				c->what);
 			mismatches++;
 		}

@@ -2803,17 +2803,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static bool number(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || v > max || s[0] == '-')
-		return false;
-	*out = v;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	long sz = sysconf(_SC_PAGESIZE);
@@ -2830,32 +2819,32 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		bool arg = i + 1 < argc;
-		if (!strcmp(o, "--seed") && arg && number(argv[++i], UINT64_MAX, &v))
+		if (!strcmp(o, "--seed") && arg && parse_number(argv[++i], UINT64_MAX, &v))
 			seed = v;
-		else if (!strcmp(o, "--cases") && arg && number(argv[++i], UINT64_MAX / 2, &v))
+		else if (!strcmp(o, "--cases") && arg && parse_number(argv[++i], UINT64_MAX / 2, &v))
 			cases = v;
-		else if (!strcmp(o, "--first") && arg && number(argv[++i], UINT64_MAX / 2, &v))
+		else if (!strcmp(o, "--first") && arg && parse_number(argv[++i], UINT64_MAX / 2, &v))
 			first = v;
-		else if (!strcmp(o, "--batch") && arg && number(argv[++i], 100000, &v) && v)
+		else if (!strcmp(o, "--batch") && arg && parse_number(argv[++i], 100000, &v) && v)
 			batch = (unsigned)v;
-		else if (!strcmp(o, "--timeout") && arg && number(argv[++i], 3600, &v) && v)
+		else if (!strcmp(o, "--timeout") && arg && parse_number(argv[++i], 3600, &v) && v)
 			timeout_sec = (int)v;
-		else if (!strcmp(o, "--case") && arg && number(argv[++i], UINT64_MAX / 2, &v)) {
+		else if (!strcmp(o, "--case") && arg && parse_number(argv[++i], UINT64_MAX / 2, &v)) {
 			one = v;
 			have_one = true;
-		} else if (!strcmp(o, "--crash-case") && arg && number(argv[++i], LONG_MAX, &v))
+		} else if (!strcmp(o, "--crash-case") && arg && parse_number(argv[++i], LONG_MAX, &v))
 			crash_case = (long)v;
-		else if (!strcmp(o, "--hang-case") && arg && number(argv[++i], LONG_MAX, &v))
+		else if (!strcmp(o, "--hang-case") && arg && parse_number(argv[++i], LONG_MAX, &v))
 			hang_case = (long)v;
 		else if (!strcmp(o, "--edge") && arg)
 			edge = argv[++i];
-		else if (!strcmp(o, "--edge-arg") && arg && number(argv[++i], LONG_MAX, &v))
+		else if (!strcmp(o, "--edge-arg") && arg && parse_number(argv[++i], LONG_MAX, &v))
 			edge_arg = (long)v;
 		else if (!strcmp(o, "--warm"))
 			edge_warm = true;
 		else if (!strcmp(o, "--sysctl"))
 			edge_sysctl = true;
-		else if (!strcmp(o, "--limit") && arg && number(argv[++i], INT_MAX, &v))
+		else if (!strcmp(o, "--limit") && arg && parse_number(argv[++i], INT_MAX, &v))
 			edge_limit = (long)v;
 		else if (!strcmp(o, "--describe"))
 			do_describe = true;
@@ -2870,7 +2859,7 @@ int main(int argc, char **argv)
 			variant_name = argv[++i];
 		else if (!strcmp(o, "--rerun") && arg)
 			rerun_prefix = argv[++i];
-		else if (!strcmp(o, "--max-show") && arg && number(argv[++i], 1000000, &v))
+		else if (!strcmp(o, "--max-show") && arg && parse_number(argv[++i], 1000000, &v))
 			max_show = v;
 		else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
 			usage(stdout);

@@ -1,9 +1,13 @@
-/* Names in the records that the differential harness and the fuzzer print:
- * the same text for the same outcome, whichever program wrote it. */
+/* What the differential harness, the fuzzer and the errno table share: the
+ * names in their records (the same text for the same outcome, whichever
+ * program wrote it) and how they read numbers from their command lines. */
 #ifndef MADVISE_SHIM_TESTS_NAMES_H
 #define MADVISE_SHIM_TESTS_NAMES_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* What errno is set to before a call, to tell "kept" from any real value. */
@@ -34,6 +38,18 @@ static inline const char *signal_name(int sig)
 	else
 		snprintf(buf, sizeof buf, "signal-%d", sig);
 	return buf;
+}
+
+/* A whole decimal, hex or octal number from 0 to max; no sign, no rest. */
+static inline bool parse_number(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return false;
+	*out = v;
+	return true;
 }
 
 #endif

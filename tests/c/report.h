@@ -1,7 +1,8 @@
-/* What the C test programs print: "ok ..." lines on stdout for checks that
- * held, "FAIL SUBCOMMAND: ..." on stderr for those that did not, "note ..."
- * for figures, and a set-up failure as one line on stderr with exit status 2
- * (the bats suites tell a broken set-up from a failed check by it).
+/* What the C test programs share.  What they print: "ok ..." lines on stdout
+ * for checks that held, "FAIL SUBCOMMAND: ..." on stderr for those that did
+ * not, "note ..." for figures, and a set-up failure as one line on stderr with
+ * exit status 2 (the bats suites tell a broken set-up from a failed check by
+ * it).  And a pseudo-random sequence.
  *
  * A program sets report_prog to its name and report_subcmd to what it runs,
  * and reads report_passed and report_failed at the end. */
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,17 @@ setup_failed(const char *fmt, ...)
 	fprintf(stderr, " (%s)\n", strerror(e));
 	va_end(ap);
 	exit(2);
+}
+
+/* xorshift64*: a private pseudo-random sequence per state word. */
+static inline uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
 }
 
 #endif

@@ -79,17 +79,7 @@ static void show_failure(const char *who, const struct failure *f)
 
 /* ---- numbers and pages ----------------------------------------------- */
 
-/* xorshift64*: a private sequence per thread, seeded from its number. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
+/* A thread's own seed for rnd() (report.h), from its number. */
 static uint64_t seed_for(unsigned who)
 {
 	return 0x9e3779b97f4a7c15ULL * (who + 1) ^ 0xd1b54a32d192ed03ULL;
