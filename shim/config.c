@@ -56,13 +56,6 @@ static void read_option(const struct option_def *o)
 	complain(o, value);
 }
 
-static void atfork_child(void)
-{
-	guard_atfork_child();
-	mapinfo_after_fork_child();
-	observe_after_fork_child();
-}
-
 __attribute__((constructor)) static void shim_init(void)
 {
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
@@ -70,6 +63,5 @@ __attribute__((constructor)) static void shim_init(void)
 	observe_init();
 	state_apply_mode();
 	real_resolve();
-	pthread_atfork(guard_atfork_prepare, guard_atfork_parent, atfork_child);
 	fork_advice_init();
 }

@@ -145,7 +145,7 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 	(void)arg;
 	if (v->locked || v->kind != VMA_FILE)
 		return -EINVAL;
-	if (!v->shared || !v->maywrite)
+	if (!v->shared || !(v->mayprot & PROT_WRITE))
 		return -EACCES;
 	int fd = open_mapped_file(v, O_RDWR);
 	if (fd < 0)

@@ -564,8 +564,16 @@ static void child_apply(void)
 
 static struct held fork_held;
 
+/* One set of handlers for the whole shim, so that the order of its locks is
+ * fixed however early the first advice comes: the guard table's lock before
+ * this table's (an emulated GUARD_INSTALL empties pages under its lock, which
+ * may take this one), released in the reverse order.  The child first drops
+ * what belonged to the parent (the maps descriptor, the trace's state) and
+ * the guard lock, which applying the fork advice needs (guard_lift); the
+ * signal mask the program had, which the guard lock saved, comes back last. */
 static void fork_prepare(void)
 {
+	guard_atfork_prepare();
 	struct held h;
 	hold(&h);
 	fork_held = h;
@@ -575,12 +583,16 @@ static void fork_parent(void)
 {
 	struct held h = fork_held;
 	release(&h);
+	guard_atfork_parent();
 }
 
 /* Runs only in children of fork(): see the limits above. */
 static void fork_child(void)
 {
 	struct held h = fork_held;
+	mapinfo_after_fork_child();
+	observe_after_fork_child();
+	guard_atfork_child(&h.mask);
 	child_apply();
 	release(&h);
 }
@@ -597,8 +609,7 @@ static void register_handlers(void)
 void fork_advice_init(void)
 {
 	mapchange_resolve();
-	if (shim_mode != MODE_OFF)
-		register_handlers();
+	register_handlers();
 }
 
 /* ---------------- madvise ---------------- */

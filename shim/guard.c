@@ -16,14 +16,21 @@
 
 static struct range_set guards;
 
-void guard_atfork_prepare(void);
-void guard_atfork_parent(void);
-void guard_atfork_child(void);
-
+/* Called by fork.c's handlers, around its own lock. */
 static sigset_t fork_saved;
 void guard_atfork_prepare(void) { ranges_lock(&guards, &fork_saved); }
 void guard_atfork_parent(void) { ranges_unlock(&guards, &fork_saved); }
-void guard_atfork_child(void) { ranges_unlock(&guards, &fork_saved); }
+
+/* The child frees the lock before the fork table's, for guard_lift, with
+ * every signal still blocked until the child handler is done; the mask the
+ * program had goes to *mask, for that handler to put back last. */
+void guard_atfork_child(sigset_t *mask)
+{
+	sigset_t all;
+	sigfillset(&all);
+	*mask = fork_saved;
+	ranges_unlock(&guards, &all);
+}
 
 /* The program unmapped or replaced [start, end): its guards went with it. */
 void guard_forget(uintptr_t start, uintptr_t end)
@@ -36,34 +43,20 @@ void guard_forget(uintptr_t start, uintptr_t end)
 	ranges_unlock(&guards, &saved);
 }
 
-#define PIECES 16
-
-/* Takes the records of [from, to) out of the table, up to PIECES of them. */
-static size_t take(uintptr_t from, uintptr_t to, struct range *out)
-{
-	sigset_t saved;
-	ranges_lock(&guards, &saved);
-	size_t n = ranges_find(&guards, from, to, out, PIECES);
-	for (size_t i = 0; i < n; i++)
-		ranges_remove(&guards, out[i].start, out[i].end);
-	ranges_unlock(&guards, &saved);
-	return n;
-}
-
 /* The child of fork got fresh pages for [from, to) (WIPEONFORK): as in the
  * kernel, no guard survives there. */
 void guard_lift(uintptr_t from, uintptr_t to)
 {
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return;
-	struct range have[PIECES];
-	size_t n;
-	do {
-		n = take(from, to, have);
-		for (size_t i = 0; i < n; i++)
-			raw_syscall(SYS_mprotect, have[i].start, have[i].end - have[i].start,
-				    have[i].value);
-	} while (n == PIECES);
+	struct range g;
+	sigset_t saved;
+	ranges_lock(&guards, &saved);
+	for (uintptr_t at = from; at < to && ranges_find(&guards, at, to, &g, 1); at = g.end) {
+		raw_syscall(SYS_mprotect, g.start, g.end - g.start, g.value);
+		ranges_remove(&guards, g.start, g.end);
+	}
+	ranges_unlock(&guards, &saved);
 }
 
 /* mremap moved [old, old + len) to new: the guards travel with the pages.
@@ -104,53 +97,87 @@ static long visit_bounds(const struct vma *v, uintptr_t from, uintptr_t to, void
 	return 1; /* the first mapping is the one asked about */
 }
 
-/* mprotect over guard pages: the kernel's guards survive it, and the new
- * protection is what GUARD_REMOVE must give back.  So the guard pages keep
- * PROT_NONE and their records take the new protection. */
-SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+static long visit_mayprot(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
 {
-	static void *_Atomic cache;
-	int (*next)(void *, size_t, int) =
-		(int (*)(void *, size_t, int))real_next("mprotect", &cache);
-	int r;
-	if (next) {
-		r = next(addr, len, prot);
-	} else {
-		long k = raw_syscall(SYS_mprotect, addr, len, prot);
-		if (k) {
-			errno = (int)-k;
+	(void)from;
+	(void)to;
+	int want = *(int *)arg;
+	return (want & ~v->mayprot) ? -EACCES : 0;
+}
+
+/* The kernel's checks for a guard part of an mprotect, without ever making
+ * its pages accessible: the protection's other bits (PROT_SEM, PROT_BTI,
+ * PROT_MTE...) and the address by a real call that asks for no access, the
+ * access itself against what the mapping may take (smaps mr, mw, me),
+ * EACCES as the kernel's mprotect gives. */
+static int protect_guard_part(int (*next)(void *, size_t, int), uintptr_t from, uintptr_t to,
+			      int prot)
+{
+	int access = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	if (next((void *)from, to - from, prot & ~access))
+		return -1;
+	if (access) {
+		long r = vma_walk(from, to, VMA_NEED_FLAGS, visit_mayprot, &access);
+		if (r) {
+			errno = (int)-r;
 			return -1;
 		}
-		r = 0;
 	}
-	if (r != 0 || atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
+	return 0;
+}
+
+/* mprotect over guard pages: the kernel's guards survive it, and the new
+ * protection is what GUARD_REMOVE must give back.  So the guard pages keep
+ * PROT_NONE and their records take the new protection.
+ *
+ * Where the range holds guards, it is done in parts, in address order as the
+ * kernel goes through mappings, under the guard lock: the parts between the
+ * guards by the real call, the guards by protect_guard_part; the first
+ * failure ends it with the parts before it changed, as the kernel leaves
+ * them.  So no guard page is ever accessible, not even for the moment a
+ * whole-range call would open, and GUARD_INSTALL or GUARD_REMOVE in another
+ * thread comes wholly before or after.  PROT_GROWSDOWN and PROT_GROWSUP,
+ * whose reach only the kernel knows, take the whole-range call and put the
+ * guards back after it: there that moment remains. */
+static int protect_around_guards(int (*next)(void *, size_t, int), uintptr_t from, uintptr_t to,
+				 int prot)
+{
+	struct range g;
+	uintptr_t at = from;
+	int r = 0;
+	while (!r && at < to) {
+		size_t n = ranges_find(&guards, at, to, &g, 1);
+		uintptr_t gap_end = n ? g.start : to;
+		if (gap_end > at)
+			r = next((void *)at, gap_end - at, prot);
+		if (r || !n)
+			break;
+		r = protect_guard_part(next, g.start, g.end, prot);
+		if (!r)
+			ranges_assign(&guards, g.start, g.end, (unsigned)prot);
+		at = g.end;
+	}
+	return r;
+}
+
+static int protect_growing(int (*next)(void *, size_t, int), uintptr_t from, uintptr_t to,
+			   int prot)
+{
+	int r = next((void *)from, to - from, prot);
+	if (r)
 		return r;
-	size_t page = shim_page_size();
-	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
-	/* PROT_GROWSDOWN (GROWSUP) makes the kernel apply the protection down
-	 * to the start (up to the end) of the mapping: its guards there too.
-	 * The flag itself is no protection to give back. */
-	if (prot & (PROT_GROWSDOWN | PROT_GROWSUP)) {
-		uintptr_t bounds[2];
-		if (vma_walk(from, from + page, 0, visit_bounds, bounds) == 1) {
-			if (prot & PROT_GROWSDOWN)
-				from = bounds[0];
-			else
-				to = bounds[1] > to ? bounds[1] : to;
-		}
-		prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+	/* the kernel applies the protection down to the start (up to the end)
+	 * of the mapping: its guards there too */
+	uintptr_t bounds[2];
+	if (vma_walk(from, from + shim_page_size(), 0, visit_bounds, bounds) == 1) {
+		if (prot & PROT_GROWSDOWN)
+			from = bounds[0];
+		else
+			to = bounds[1] > to ? bounds[1] : to;
 	}
+	prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP); /* no protection to give back */
 	struct range g;
 	uintptr_t run = 0, run_end = 0;
-	sigset_t saved;
-	int saved_errno = errno;
-	/* Every record in the range, however many, with the lock held until
-	 * their pages are PROT_NONE again: a GUARD_REMOVE in another thread
-	 * comes before (the pages keep the new protection) or after (it
-	 * restores it), never in between, where it would leave PROT_NONE pages
-	 * that nothing records.  A full table keeps the old protection on
-	 * record; the guard stays all the same. */
-	ranges_lock(&guards, &saved);
 	for (uintptr_t at = from; at < to && ranges_find(&guards, at, to, &g, 1); at = g.end) {
 		ranges_assign(&guards, g.start, g.end, (unsigned)prot);
 		if (g.start != run_end) {
@@ -162,9 +189,48 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 	}
 	if (run_end > run && prot != PROT_NONE)
 		raw_syscall(SYS_mprotect, run, run_end - run, PROT_NONE);
-	ranges_unlock(&guards, &saved);
-	errno = saved_errno;
 	return 0;
+}
+
+static int raw_mprotect(void *addr, size_t len, int prot)
+{
+	long k = raw_syscall(SYS_mprotect, addr, len, prot);
+	if (k) {
+		errno = (int)-k;
+		return -1;
+	}
+	return 0;
+}
+
+SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	static void *_Atomic cache;
+	int (*next)(void *, size_t, int) =
+		(int (*)(void *, size_t, int))real_next("mprotect", &cache);
+	if (!next)
+		next = raw_mprotect;
+	size_t page = shim_page_size();
+	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
+	/* an empty, unaligned or wrapping range is the kernel's to refuse */
+	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0 || to <= from ||
+	    (from & (page - 1)))
+		return next(addr, len, prot);
+	struct range g;
+	sigset_t saved;
+	ranges_lock(&guards, &saved);
+	int r;
+	/* With the lock held before the lookup: a GUARD_INSTALL in another
+	 * thread comes before the lookup or after the whole call. */
+	if (prot & (PROT_GROWSDOWN | PROT_GROWSUP))
+		r = protect_growing(next, from, to, prot);
+	else if (ranges_find(&guards, from, to, &g, 1))
+		r = protect_around_guards(next, from, to, prot);
+	else
+		r = next(addr, len, prot);
+	int err = errno;
+	ranges_unlock(&guards, &saved);
+	errno = err;
+	return r;
 }
 
 uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot)
@@ -182,53 +248,51 @@ uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot)
 	return first.start;
 }
 
-/* Records the unguarded parts of [from, to) with protection prot and returns
- * them in gaps; -ENOMEM when the table is full (nothing recorded then). */
-static long record_gaps(uintptr_t from, uintptr_t to, int prot, struct range *gaps,
-			size_t *ngaps)
+/* Guards [from, to), which holds none: recorded, made PROT_NONE and then
+ * emptied, so that no write can slip in between and outlive the guard.  On
+ * failure nothing of it is left. */
+static long install_part(const struct vma *v, uintptr_t from, uintptr_t to)
 {
-	struct range have[PIECES];
-	sigset_t saved;
-	long r = 0;
-	*ngaps = 0;
-	ranges_lock(&guards, &saved);
-	size_t n = ranges_find(&guards, from, to, have, PIECES);
-	uintptr_t at = from;
-	for (size_t i = 0; i <= n && at < to && *ngaps < PIECES; i++) {
-		uintptr_t gap_end = i < n ? have[i].start : to;
-		if (gap_end > at)
-			gaps[(*ngaps)++] = (struct range){ at, gap_end, (unsigned)prot };
-		if (i < n)
-			at = have[i].end;
+	long r = ranges_assign(&guards, from, to, (unsigned)v->prot);
+	if (r)
+		return r; /* the table is full */
+	r = raw_syscall(SYS_mprotect, from, to - from, PROT_NONE);
+	if (!r && !v->shared) {
+		struct vma none = *v; /* what a fallback remap must recreate */
+		none.prot = PROT_NONE;
+		r = discard_range(&none, from, to);
+		if (r)
+			raw_syscall(SYS_mprotect, from, to - from, v->prot);
 	}
-	if (n == PIECES || (*ngaps == PIECES && at < to))
-		r = -ENOMEM; /* more pieces than one call handles: too fragmented */
-	for (size_t i = 0; !r && i < *ngaps; i++)
-		r = ranges_assign(&guards, gaps[i].start, gaps[i].end, gaps[i].value);
-	if (r) {
-		for (size_t i = 0; i < *ngaps; i++)
-			ranges_remove(&guards, gaps[i].start, gaps[i].end);
-		*ngaps = 0;
-	}
-	ranges_unlock(&guards, &saved);
+	if (r)
+		ranges_remove(&guards, from, to);
 	return r;
 }
 
+/* Every step of GUARD_INSTALL and GUARD_REMOVE happens under the guard lock
+ * (a futex lock: they make system calls under it), so that an install and a
+ * remove, or either and an mprotect, in two threads come one after the
+ * other, as the kernel's page-table lock orders them: never PROT_NONE pages
+ * that nothing records, never a protection given back over a newer one.
+ * Emptying pages may take the fork table's lock, which always comes second
+ * (fork.c). */
 static long visit_install(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
 {
 	(void)arg;
 	if (v->locked || v->kind == VMA_SPECIAL || v->kind == VMA_PFNMAP)
 		return -EINVAL;
-	struct range gaps[PIECES];
-	size_t n;
-	long r = record_gaps(from, to, v->prot, gaps, &n);
-	for (size_t i = 0; !r && i < n; i++) {
-		if (!v->shared)
-			r = discard_range(v, gaps[i].start, gaps[i].end);
-		if (!r)
-			r = raw_syscall(SYS_mprotect, gaps[i].start,
-					gaps[i].end - gaps[i].start, PROT_NONE);
+	struct range g;
+	sigset_t saved;
+	long r = 0;
+	ranges_lock(&guards, &saved);
+	for (uintptr_t at = from; !r && at < to;) {
+		size_t n = ranges_find(&guards, at, to, &g, 1);
+		uintptr_t gap_end = n ? g.start : to;
+		if (gap_end > at)
+			r = install_part(v, at, gap_end);
+		at = n ? g.end : to;
 	}
+	ranges_unlock(&guards, &saved);
 	return r;
 }
 
@@ -239,18 +303,19 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 		return -EINVAL;
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return 0;
-	struct range have[PIECES];
-	size_t n;
-	do {
-		n = take(from, to, have);
-		for (size_t i = 0; i < n; i++) {
-			long r = raw_syscall(SYS_mprotect, have[i].start,
-					     have[i].end - have[i].start, have[i].value);
-			if (r)
-				return r;
-		}
-	} while (n == PIECES);
-	return 0;
+	struct range g;
+	sigset_t saved;
+	long r = 0;
+	ranges_lock(&guards, &saved);
+	for (uintptr_t at = from; !r && at < to && ranges_find(&guards, at, to, &g, 1);
+	     at = g.end) {
+		r = raw_syscall(SYS_mprotect, g.start, g.end - g.start, g.value);
+		/* forgetting a piece from the middle of a record needs a slot */
+		if (!r && (r = ranges_remove(&guards, g.start, g.end)) != 0)
+			raw_syscall(SYS_mprotect, g.start, g.end - g.start, PROT_NONE);
+	}
+	ranges_unlock(&guards, &saved);
+	return r;
 }
 
 long emulate_guard(uintptr_t start, uintptr_t end, int advice)

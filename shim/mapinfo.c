@@ -190,7 +190,8 @@ static int procmap_query(uintptr_t addr, struct vma *v)
 		v->kind = kind_of(q.inode, name,
 				  q.vma_name_size ? q.vma_name_size - 1 : 0);
 	v->flags_known = false;
-	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->locked = v->lockonfault = v->noreserve = v->growsdown = false;
+	v->mayprot = 0;
 	v->hugetlb = false;
 	v->kept_advice = 0;
 	v->path = NULL;
@@ -261,7 +262,8 @@ static void parse_header(const char *s, struct vma *v, char *path, size_t path_c
 	size_t name_len = strlen(s);
 	v->kind = kind_of(v->inode, s, name_len);
 	v->flags_known = false;
-	v->locked = v->lockonfault = v->noreserve = v->growsdown = v->maywrite = false;
+	v->locked = v->lockonfault = v->noreserve = v->growsdown = false;
+	v->mayprot = 0;
 	v->hugetlb = false;
 	v->kept_advice = 0;
 	v->path = NULL;
@@ -285,7 +287,8 @@ static void parse_vmflags(const char *s, struct vma *v)
 	v->flags_known = true;
 	v->locked = has_flag(s, "lo");
 	v->lockonfault = has_flag(s, "lf");
-	v->maywrite = has_flag(s, "mw");
+	v->mayprot = (has_flag(s, "mr") ? PROT_READ : 0) | (has_flag(s, "mw") ? PROT_WRITE : 0) |
+		     (has_flag(s, "me") ? PROT_EXEC : 0);
 	v->noreserve = has_flag(s, "nr");
 	v->growsdown = has_flag(s, "gd");
 	v->hugetlb = has_flag(s, "ht");

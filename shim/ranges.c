@@ -1,21 +1,39 @@
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "ranges.h"
+#include "rawsys.h"
 
+static void futex(_Atomic int *word, int op, int val)
+{
+	raw_syscall(SYS_futex, (int *)word, op, val);
+}
+
+/* A futex lock (0 free, 1 held, 2 held with waiters): holders make system
+ * calls under it (guard.c), so a waiter must sleep, not spin against a
+ * holder that the scheduler has put aside. */
 void ranges_lock(struct range_set *s, sigset_t *saved)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, saved);
-	while (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
-		;
+	int c = 0;
+	if (!atomic_compare_exchange_strong(&s->lock, &c, 1)) {
+		if (c != 2)
+			c = atomic_exchange(&s->lock, 2);
+		while (c != 0) {
+			futex(&s->lock, FUTEX_WAIT_PRIVATE, 2);
+			c = atomic_exchange(&s->lock, 2);
+		}
+	}
 }
 
 void ranges_unlock(struct range_set *s, const sigset_t *saved)
 {
-	atomic_store_explicit(&s->lock, 0, memory_order_release);
+	if (atomic_exchange(&s->lock, 0) == 2)
+		futex(&s->lock, FUTEX_WAKE_PRIVATE, 1);
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 

@@ -94,7 +94,7 @@ void guard_lift(uintptr_t from, uintptr_t to);
 void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old);
 void guard_atfork_prepare(void);
 void guard_atfork_parent(void);
-void guard_atfork_child(void);
+void guard_atfork_child(sigset_t *mask);
 long emulate_guard(uintptr_t start, uintptr_t end, int advice);        /* guard.c */
 void fork_advice_init(void);                                           /* fork.c */
 
@@ -129,7 +129,8 @@ struct vma {
 	bool shared;
 	enum vma_kind kind;
 	bool flags_known;       /* the booleans below come from smaps VmFlags */
-	bool locked, lockonfault, noreserve, growsdown, maywrite, hugetlb;
+	bool locked, lockonfault, noreserve, growsdown, hugetlb;
+	int mayprot;            /* PROT_* the mapping may take (mr, mw, me) */
 	unsigned kept_advice;   /* VMA_KEPT_*: advice the kernel keeps as flags */
 	const char *path;       /* with VMA_NEED_PATH: the mapped file's path as
 				 * /proc shows it, or NULL; valid during visit */

@@ -146,6 +146,33 @@ stress() {
 	stress sim-maps fork-fds 20 --must-zero
 }
 
+# ---- 1b. guards ----------------------------------------------------------------------------
+# One thread installs and removes guards on random runs of 31 pages, one
+# mprotects random runs of all 32 to PROT_READ or PROT_READ|PROT_WRITE, one
+# reads page 0 (a guard throughout: every read must fault, even while mprotect
+# is changing the pages around it), one forks (each child checks page 0 is
+# still a guard; half the pages are WIPEONFORK, so that fork and the guard
+# emulation contend for both of the shim's locks).  At the end, with every
+# other guard removed, no page may be left PROT_NONE and each must hold its
+# data or zeros.  The library before commit "guard: every step under the
+# lock" fails this under sim: page 0 readable, children reading it.
+
+@test "guards: install, remove, mprotect and fork race, a guard is never readable [native]" {
+	stress native guards 20000
+}
+
+@test "guards: install, remove, mprotect and fork race, a guard is never readable [sim]" {
+	stress sim guards 20000
+}
+
+@test "guards: the same with the maps parser [sim-maps]" {
+	stress sim-maps guards 5000
+}
+
+@test "guards: the same with guard pages emptied by mapping over them [sim-remap]" {
+	stress sim-remap guards 5000
+}
+
 # ---- 2b. signals --------------------------------------------------------------------------
 # The main loop calls madvise (DONTNEED and FREE on its pages, a call over a
 # hole that must give ENOMEM, WIPEONFORK/KEEPONFORK toggles that take the

@@ -1416,6 +1416,58 @@ static void sc_guard_many(void)
 	expect_call("madvise(page 1, GUARD_REMOVE)", r, err, 0, 0);
 	expect_access("page 1 has PROT_READ, not more", g + pg, "a", false);
 	expect_access("page 1 is not writable", g + pg, "s", true);
+
+	/* one GUARD_INSTALL over 20 guard parts and the 20 pages between, in
+	 * one PROT_NONE mapping */
+	char *h = map_fixed_or_any(GUARD_MANY, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (size_t i = 0; i < GUARD_MANY; i += 2)
+		if (madv(h + i * pg, pg, MADV_GUARD_INSTALL, &err))
+			setup_failed("GUARD_INSTALL page %zu", i);
+	r = madv(h, len, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(40 PROT_NONE pages, 20 of them guards, GUARD_INSTALL)", r, err, 0, 0);
+	errno = 0;
+	r = mprotect(h, len, PROT_READ | PROT_WRITE);
+	expect_call("mprotect(all 40, PROT_READ|PROT_WRITE)", r, errno, 0, 0);
+	memset(faults, 's', GUARD_MANY);
+	expect_access("every page is a guard", h, faults, false);
+	r = madv(h, len, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(all 40, GUARD_REMOVE)", r, err, 0, 0);
+	memset(faults, 'a', GUARD_MANY);
+	expect_access("every page is writable", h, faults, true);
+
+	/* mprotect from a guard on: the kernel's checks for the guard's
+	 * mapping (write to a read-only file), and the parts before a hole
+	 * changed as the kernel leaves them */
+	int fd = make_file(2);
+	int rd = open_file_again(fd, O_RDONLY);
+	char *f = mmap(NULL, 2 * pg, PROT_READ, MAP_SHARED, rd, 0);
+	if (f == MAP_FAILED)
+		setup_failed("mmap(read-only file, MAP_SHARED)");
+	r = madv(f, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(page 0 of a read-only shared file, GUARD_INSTALL)", r, err, 0, 0);
+	errno = 0;
+	r = mprotect(f, 2 * pg, PROT_READ | PROT_WRITE);
+	expect_call("mprotect(from the guard, PROT_READ|PROT_WRITE)", r, errno, -1, EACCES);
+	r = madv(f, pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(page 0, GUARD_REMOVE)", r, err, 0, 0);
+	expect_access("the file's pages are readable", f, "aa", false);
+	expect_access("and still not writable", f, "ss", true);
+	check(f[0] == (char)file_byte(0), "the file's data is back after the guard");
+	munmap(f, 2 * pg);
+	close(rd);
+	close(fd);
+
+	char *k = map_anon(3);
+	munmap(k + 2 * pg, pg);
+	r = madv(k, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(page 0 of 3, GUARD_INSTALL)", r, err, 0, 0);
+	errno = 0;
+	r = mprotect(k, 3 * pg, PROT_READ);
+	expect_call("mprotect(guard, page, hole; PROT_READ)", r, errno, -1, ENOMEM);
+	r = madv(k, pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(page 0, GUARD_REMOVE)", r, err, 0, 0);
+	expect_access("pages 0 and 1 took PROT_READ before the hole", k, "ss", true);
+	expect_access("and are readable", k, "aa", false);
 }
 
 struct caller {
@@ -1502,7 +1554,7 @@ static const struct {
 	{ "remove", "", "REMOVE punches holes in shared files and memfds; kernel errors" },
 	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
 	{ "guard", "", "guard pages fault; removing them gives empty pages" },
-	{ "guard-many", "", "40 guard parts survive mprotect and mremap, a guard survives PROT_GROWSDOWN; GUARD_REMOVE restores each" },
+	{ "guard-many", "", "40 guard parts survive mprotect and mremap, a guard survives PROT_GROWSDOWN; GUARD_REMOVE restores each; GUARD_INSTALL over 20 parts; mprotect from a guard: EACCES, ENOMEM at a hole" },
 	{ "threads", "ADVICE COUNT", "8 threads advise their own pages COUNT times each" },
 	{ "raw-syscall", "", "madvise through syscall(SYS_madvise)" },
 	{ "which", "", "name the object whose madvise this process calls" },

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1106,6 +1107,168 @@ static void sc_fork_fds(long forks)
 	spawn_status(helper);
 }
 
+/* ---- guards: GUARD_INSTALL, GUARD_REMOVE and mprotect racing ---------- */
+/* Page 0 of the region is a guard from start to end; a thread installs and
+ * removes guards on random runs of the other pages, one mprotects random runs
+ * of all of them (page 0 included) to PROT_READ or PROT_READ|PROT_WRITE, one
+ * keeps reading page 0 (which must fault every time: a guard is never
+ * readable, not even while mprotect changes the pages around it), and one
+ * forks, each child checking that page 0 is still a guard.  The upper half is
+ * WIPEONFORK, so that emptying guard pages may take the fork table's lock
+ * while fork takes both.  At the end, with every guard but page 0 removed,
+ * each page must be readable (nothing left PROT_NONE that no guard records)
+ * and hold either its data or zeros, whole. */
+#define GUARD_PAGES 32
+
+struct guard_job {
+	char *base;
+	long ops;
+	uint64_t seed;
+	struct failure fail;
+	long done;
+};
+
+static atomic_bool guards_over;
+
+/* Reads one byte at p without a signal: process_vm_readv on itself fails with
+ * EFAULT where the page is not readable. */
+static bool readable(const char *p, char *out)
+{
+	struct iovec local = { out, 1 }, remote = { (void *)p, 1 };
+	return syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL) == 1;
+}
+
+static void random_run(uint64_t *seed, size_t lowest, size_t *first, size_t *n)
+{
+	*first = lowest + rnd(seed) % (GUARD_PAGES - lowest);
+	size_t room = GUARD_PAGES - *first;
+	*n = 1 + rnd(seed) % (room < 4 ? room : 4);
+}
+
+static void *guard_installer(void *arg)
+{
+	struct guard_job *j = arg;
+	for (long i = 0; i < j->ops; i++, j->done++) {
+		size_t first, n;
+		random_run(&j->seed, 1, &first, &n);
+		int advice = rnd(&j->seed) & 1 ? MADV_GUARD_INSTALL : MADV_GUARD_REMOVE;
+		if (madvise(j->base + first * pg, n * pg, advice))
+			record(&j->fail, "madvise(pages %zu-%zu, %s): %s", first, first + n - 1,
+			       advice == MADV_GUARD_INSTALL ? "GUARD_INSTALL" : "GUARD_REMOVE",
+			       strerrorname_np(errno));
+	}
+	return NULL;
+}
+
+static void *guard_protector(void *arg)
+{
+	struct guard_job *j = arg;
+	for (long i = 0; i < j->ops; i++, j->done++) {
+		size_t first, n;
+		random_run(&j->seed, 0, &first, &n);
+		int prot = rnd(&j->seed) & 1 ? PROT_READ : PROT_READ | PROT_WRITE;
+		if (mprotect(j->base + first * pg, n * pg, prot))
+			record(&j->fail, "mprotect(pages %zu-%zu): %s", first, first + n - 1,
+			       strerrorname_np(errno));
+	}
+	return NULL;
+}
+
+static void *guard_prober(void *arg)
+{
+	struct guard_job *j = arg;
+	for (long i = 0; i < 100L * 1000 * 1000 && !atomic_load(&guards_over); i++, j->done++) {
+		char c;
+		if (readable(j->base, &c))
+			record(&j->fail, "page 0, a guard, was readable (read %d) after %ld reads",
+			       c, i);
+	}
+	return NULL;
+}
+
+static void *guard_forker(void *arg)
+{
+	struct guard_job *j = arg;
+	for (long i = 0; i < j->ops; i++, j->done++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			char c;
+			sigset_t mask;
+			/* the shim's fork handlers block signals: none may stay blocked */
+			if (pthread_sigmask(SIG_BLOCK, NULL, &mask) || sigismember(&mask, SIGSEGV) ||
+			    sigismember(&mask, SIGTERM))
+				_exit(2);
+			_exit(readable(j->base, &c) ? 1 : 0);
+		}
+		int st;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			record(&j->fail, "fork or waitpid: %s", strerror(errno));
+		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			record(&j->fail, "fork %ld: the child %s", i,
+			       !WIFEXITED(st)	      ? "was killed" :
+			       WEXITSTATUS(st) == 2 ? "has signals blocked" :
+						      "could read page 0, a guard");
+	}
+	return NULL;
+}
+
+static void sc_guards(long ops)
+{
+	char *p = map_pages(GUARD_PAGES);
+	for (size_t i = 0; i < GUARD_PAGES; i++)
+		memset(p + i * pg, (int)(i + 1), pg);
+	if (madvise(p + GUARD_PAGES / 2 * pg, GUARD_PAGES / 2 * pg, MADV_WIPEONFORK))
+		setup_failed("madvise(WIPEONFORK)");
+	if (madvise(p, pg, MADV_GUARD_INSTALL))
+		setup_failed("madvise(page 0, GUARD_INSTALL)");
+	struct guard_job jobs[4] = {
+		{ .base = p, .ops = ops, .seed = 0x9e3779b97f4a7c15ULL },
+		{ .base = p, .ops = ops, .seed = 0xd1b54a32d192ed03ULL },
+		{ .base = p },
+		{ .base = p, .ops = ops / 200 + 1 },
+	};
+	void *(*mains[4])(void *) = { guard_installer, guard_protector, guard_prober,
+				      guard_forker };
+	const char *names[4] = { "installer", "protector", "prober", "forker" };
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, mains[i], &jobs[i]))
+			setup_failed("pthread_create");
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	pthread_join(t[3], NULL);
+	atomic_store(&guards_over, true);
+	pthread_join(t[2], NULL);
+	for (int i = 0; i < 4; i++) {
+		check(jobs[i].fail.count == 0, "guards: %s thread, %ld rounds, no failure", names[i],
+		      jobs[i].done);
+		show_failure(names[i], &jobs[i].fail);
+	}
+	check(jobs[2].done > 0, "guards: the prober read page 0 %ld times", jobs[2].done);
+
+	int r = madvise(p + pg, (GUARD_PAGES - 1) * pg, MADV_GUARD_REMOVE);
+	check(r == 0, "guards: madvise(pages 1-%d, GUARD_REMOVE): 0", GUARD_PAGES - 1);
+	size_t bad = 0, first_bad = 0, emptied = 0;
+	for (size_t i = 1; i < GUARD_PAGES; i++) {
+		char c;
+		bool ok = readable(p + i * pg, &c);
+		if (ok && all_byte(p + i * pg, pg, 0))
+			emptied++;
+		else if (!ok || !all_byte(p + i * pg, pg, (char)(i + 1)))
+			if (bad++ == 0)
+				first_bad = i;
+	}
+	check(bad == 0, "guards: every page but 0 is readable and holds its data or zeros, "
+	      "whole (%zu emptied)", emptied);
+	if (bad)
+		fprintf(stderr, "     %zu pages wrong, the first is page %zu\n", bad, first_bad);
+	char c;
+	check(!readable(p, &c), "guards: page 0 is still a guard");
+	r = madvise(p, pg, MADV_GUARD_REMOVE);
+	check(r == 0 && readable(p, &c) && all_byte(p, pg, 0),
+	      "guards: page 0 comes back readable and empty");
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static const struct {
@@ -1120,6 +1283,8 @@ static const struct {
 	{ "vfork", "COUNT", "vfork+exec, vfork+_exit and posix_spawn while threads advise" },
 	{ "fork-fds", "FORKS", "descriptors closed and reopened by the program survive fork "
 	  "and are never the shim's" },
+	{ "guards", "OPS", "OPS GUARD_INSTALL/REMOVE and OPS mprotect calls race while a "
+	  "thread reads a guard page and another forks" },
 	{ "exit-code", "N", "exit with status N (the program vfork and posix_spawn run)" },
 };
 
@@ -1203,6 +1368,8 @@ int main(int argc, char **argv)
 		sc_vfork(number(pos[1], 1, 1000L * 1000));
 	else if (!strcmp(report_subcmd, "fork-fds") && npos == 2)
 		sc_fork_fds(number(pos[1], 1, 1000L * 1000));
+	else if (!strcmp(report_subcmd, "guards") && npos == 2)
+		sc_guards(number(pos[1], 1, 100L * 1000 * 1000));
 	else {
 		usage(stderr);
 		return 2;
