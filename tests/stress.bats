@@ -346,17 +346,18 @@ init_index() {
 # helgrind sees every access, the shim's included.  It does not know two
 # things the shim relies on, and reports every access they order as a race:
 #   - the lock of the fork table (shim/fork.c), a futex on an atomic word,
-#     which guards lock_owner, lock_depth, live and tables;
+#     which guards lock_owner, lock_depth, live and tables, and the guard
+#     table's own futex lock (shim/ranges.c), which guards guards;
 #   - C11 atomics used as caches filled once: have_dontunmap and the other
 #     learnt facts (emulate.c), and the cache.N pointers of real_next()
-#     (real.c, syscall.c, lock.c).
+#     (real.c, syscall.c, lock.c) with its resolving.N flag.
 # Races on those symbols are listed, not failed.  Any other race (on another
 # symbol of the shim, on the heap or a stack, or in the test program), and
 # any other kind of error (lock order, misuse of the pthread API), fails.
 
 # big_chunk is the maps parser's buffer, handed over by the atomic exchange
 # on big_chunk_busy; table_seq is the fork table's sequence counter
-HELGRIND_KNOWN='lock_owner|lock_depth|lock_word|live|tables|fork_table_busy|table_seq|have_dontunmap|have_dontunmap_file|have_thp|have_ksm|big_chunk|big_chunk_busy|cache\.[0-9]+'
+HELGRIND_KNOWN='lock_owner|lock_depth|lock_word|live|tables|fork_table_busy|table_seq|guards|have_dontunmap|have_dontunmap_file|have_thp|have_ksm|big_chunk|big_chunk_busy|cache\.[0-9]+|resolving\.[0-9]+'
 
 # helgrind_verdict LOG: fails on anything but races on the known symbols.
 helgrind_verdict() {
@@ -401,6 +402,23 @@ need_valgrind() {
 	assert_line --regexp '^passed: threads '
 	run helgrind_verdict "$log"
 	assert_success
+}
+
+@test "helgrind: guards racing mprotect and fork under the shim, same verdict [sim]" {
+	need_valgrind
+	local log="$BATS_TEST_TMPDIR/helgrind-%p.log"
+	run timeout --kill-after=10 "$STRESS_TIMEOUT" "$MADVISE_SIM" -- \
+		env LD_PRELOAD="$MADVISE_SHIM_LIB" valgrind --tool=helgrind --history-level=approx \
+		--log-file="$log" "$STRESS" guards 300
+	assert_success
+	assert_line --regexp '^passed: guards '
+	local f n=0
+	for f in "$BATS_TEST_TMPDIR"/helgrind-*.log; do
+		run helgrind_verdict "$f"
+		assert_success
+		n=$((n + 1))
+	done
+	((n == 3)) || fail "expected the logs of the program and its 2 children, found $n"
 }
 
 @test "helgrind: signals and fork under the shim, same verdict [sim]" {
