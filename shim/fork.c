@@ -67,13 +67,13 @@
  *     HUGEPAGE, MERGEABLE) are not carried over.
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ranges.h"
 #include "shim.h"
 
 #ifndef FORK_SLOTS
@@ -258,11 +258,6 @@ struct held {
 	int cancel;
 };
 
-static void futex(_Atomic int *word, int op, int val)
-{
-	syscall(SYS_futex, (int *)word, op, val, NULL, NULL, 0);
-}
-
 static void hold(struct held *h)
 {
 	int saved = errno;
@@ -274,15 +269,7 @@ static void hold(struct held *h)
 	if (atomic_load_explicit(&lock_owner, memory_order_relaxed) == self) {
 		lock_depth++;
 	} else {
-		int c = 0;
-		if (!atomic_compare_exchange_strong(&lock_word, &c, 1)) {
-			if (c != 2)
-				c = atomic_exchange(&lock_word, 2);
-			while (c != 0) {
-				futex(&lock_word, FUTEX_WAIT_PRIVATE, 2);
-				c = atomic_exchange(&lock_word, 2);
-			}
-		}
+		futex_mutex_lock(&lock_word);
 		atomic_store_explicit(&lock_owner, self, memory_order_relaxed);
 		lock_depth = 1;
 		atomic_fetch_add(&table_seq, 1);
@@ -297,8 +284,7 @@ static void release(const struct held *h)
 		atomic_store(&fork_table_busy, live->n != 0);
 		atomic_fetch_add(&table_seq, 1);
 		atomic_store_explicit(&lock_owner, 0, memory_order_relaxed);
-		if (atomic_exchange(&lock_word, 0) == 2)
-			futex(&lock_word, FUTEX_WAKE_PRIVATE, 1);
+		futex_mutex_unlock(&lock_word);
 	}
 	pthread_setcancelstate(h->cancel, NULL);
 	pthread_sigmask(SIG_SETMASK, &h->mask, NULL);

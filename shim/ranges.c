@@ -11,29 +11,38 @@ static void futex(_Atomic int *word, int op, int val)
 	raw_syscall(SYS_futex, (int *)word, op, val);
 }
 
-/* A futex lock (0 free, 1 held, 2 held with waiters): holders make system
- * calls under it (guard.c), so a waiter must sleep, not spin against a
- * holder that the scheduler has put aside. */
+/* 0 free, 1 held, 2 held with waiters: a waiter sleeps, not spins against a
+ * holder that the scheduler has put aside (holders make system calls). */
+void futex_mutex_lock(_Atomic int *word)
+{
+	int c = 0;
+	if (!atomic_compare_exchange_strong(word, &c, 1)) {
+		if (c != 2)
+			c = atomic_exchange(word, 2);
+		while (c != 0) {
+			futex(word, FUTEX_WAIT_PRIVATE, 2);
+			c = atomic_exchange(word, 2);
+		}
+	}
+}
+
+void futex_mutex_unlock(_Atomic int *word)
+{
+	if (atomic_exchange(word, 0) == 2)
+		futex(word, FUTEX_WAKE_PRIVATE, 1);
+}
+
 void ranges_lock(struct range_set *s, sigset_t *saved)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, saved);
-	int c = 0;
-	if (!atomic_compare_exchange_strong(&s->lock, &c, 1)) {
-		if (c != 2)
-			c = atomic_exchange(&s->lock, 2);
-		while (c != 0) {
-			futex(&s->lock, FUTEX_WAIT_PRIVATE, 2);
-			c = atomic_exchange(&s->lock, 2);
-		}
-	}
+	futex_mutex_lock(&s->lock);
 }
 
 void ranges_unlock(struct range_set *s, const sigset_t *saved)
 {
-	if (atomic_exchange(&s->lock, 0) == 2)
-		futex(&s->lock, FUTEX_WAKE_PRIVATE, 1);
+	futex_mutex_unlock(&s->lock);
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 

@@ -22,6 +22,10 @@ struct range_set {
 	struct range r[RANGES_MAX];
 };
 
+/* A futex mutex on one word (the fork table's lock uses it too). */
+void futex_mutex_lock(_Atomic int *word);
+void futex_mutex_unlock(_Atomic int *word);
+
 /* The lock blocks every signal on this thread while held, so a signal
  * handler that advises cannot deadlock on its own thread; fork handlers take
  * it so a child never inherits it held. */
