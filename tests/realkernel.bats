@@ -277,6 +277,175 @@ need_node() {
 	assert_output --partial 'not a program'
 }
 
+# ---- the accelerator and the cache ------------------------------------------------
+
+# stand_in_qemu DIR MODE: a qemu-system-x86_64 in DIR/bin that logs each call's
+# arguments to DIR/qemu.calls.  MODE kvm-aborts: fails as Debian's qemu 7.2
+# does under nested KVM when given -accel kvm, and execs the real qemu
+# otherwise; MODE fails: every start fails before the guest runs.
+stand_in_qemu() {
+	local dir=$1 mode=$2 real
+	real=$(command -v qemu-system-x86_64)
+	mkdir -p "$dir/bin"
+	{
+		echo '#!/bin/sh'
+		echo "echo \"\$*\" >>'$dir/qemu.calls'"
+		case $mode in
+		kvm-aborts)
+			cat <<'EOF'
+case " $* " in
+*" -accel kvm "*)
+	echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69' >&2
+	echo "qemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion \`ret == cpu->kvm_msr_buf->nmsrs' failed." >&2
+	kill -ABRT $$
+	;;
+esac
+EOF
+			echo "exec '$real' \"\$@\""
+			;;
+		fails)
+			echo "echo 'qemu-system-x86_64: could not load kernel' >&2"
+			echo 'exit 1'
+			;;
+		esac
+	} >"$dir/bin/qemu-system-x86_64"
+	chmod +x "$dir/bin/qemu-system-x86_64"
+	: >"$dir/qemu.calls"
+}
+
+# private_cache DIR: a copy of the built kernel's cache entry under
+# DIR/cache, without any remembered accelerator, so that a test's verdicts
+# never reach the real cache.
+private_cache() {
+	local kdir
+	kdir=$(sed -n 's/^realkernel: kernel: \(.*\)\/bzImage .*/\1/p' "$RK_DIR/build.log")
+	[[ -d $kdir ]] || { echo "no kernel directory in build.log:"; cat "$RK_DIR/build.log"; return 1; }
+	mkdir -p "$1/cache/madvise-shim/realkernel"
+	cp -r "$kdir" "$1/cache/madvise-shim/realkernel/"
+	rm -f "$1/cache/madvise-shim/realkernel/${kdir##*/}"/accel.*
+	echo "$1/cache/madvise-shim/realkernel/${kdir##*/}"
+}
+
+@test "an accelerator that cannot start: the guest boots through TCG, and the choice is remembered" {
+	local t=$BATS_TEST_TMPDIR kdir release
+	stand_in_qemu "$t" kvm-aborts
+	kdir=$(private_cache "$t")
+	release=$(cat "$kdir/release")
+	# A KVM device that this user can open: the stand-in is what fails.
+	: >"$t/kvm"
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_KVM_DEVICE="$t/kvm" "$RK" --times -- uname -r
+	echo "stderr: $stderr"
+	assert_success
+	assert_output "$release"
+	[[ $stderr == *"could not start the guest with -accel kvm -cpu max (exit 134: qemu-system-x86_64: error: failed to set MSR 0x10a"* ]]
+	[[ $stderr == *"qemu -accel tcg -cpu max: boot to the command"* ]]
+	run grep -c -- '-accel kvm' "$t/qemu.calls"
+	assert_output 1
+	run grep -c -- '-accel tcg' "$t/qemu.calls"
+	assert_output 1
+	run cat "$kdir"/accel.*
+	assert_output 'tcg max'
+
+	# The next run starts with TCG and pays no failing KVM start.
+	: >"$t/qemu.calls"
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_KVM_DEVICE="$t/kvm" "$RK" --times -- uname -r
+	echo "stderr: $stderr"
+	assert_success
+	assert_output "$release"
+	[[ $stderr == *"accelerator: tcg (-cpu max), remembered in $kdir/accel."* ]]
+	run grep -c -- '-accel kvm' "$t/qemu.calls"
+	assert_output 0
+}
+
+@test "REALKERNEL_ACCEL=kvm uses no fallback; tcg never tries KVM" {
+	local t=$BATS_TEST_TMPDIR kdir
+	stand_in_qemu "$t" kvm-aborts
+	kdir=$(private_cache "$t")
+	: >"$t/kvm"
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_KVM_DEVICE="$t/kvm" REALKERNEL_ACCEL=kvm "$RK" -- uname -r
+	assert_failure 1
+	[[ $stderr == *"started the guest with none of: -accel kvm -cpu max;"* ]] ||
+		{ echo "stderr: $stderr"; false; }
+	refute_output
+	run grep -c -- '-accel tcg' "$t/qemu.calls"
+	assert_output 0
+
+	: >"$t/qemu.calls"
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_KVM_DEVICE="$t/kvm" REALKERNEL_ACCEL=tcg "$RK" -- uname -r
+	assert_success
+	run grep -c -- '-accel kvm' "$t/qemu.calls"
+	assert_output 0
+	# Forced choices are not remembered.
+	run compgen -G "$kdir/accel.*"
+	assert_failure
+}
+
+@test "REALKERNEL_ACCEL: a bad value, or kvm without a usable device, is a one-line error" {
+	run --separate-stderr env REALKERNEL_ACCEL=fast "$RK" -- uname -r
+	assert_equal "$status" 2
+	assert_equal "$stderr" "realkernel: REALKERNEL_ACCEL takes auto, kvm or tcg, not 'fast' (see scripts/realkernel --help)"
+	run --separate-stderr env REALKERNEL_ACCEL=kvm REALKERNEL_KVM_DEVICE="$BATS_TEST_TMPDIR/none" "$RK" -- uname -r
+	assert_failure 1
+	assert_equal "$stderr" "realkernel: REALKERNEL_ACCEL=kvm, but $BATS_TEST_TMPDIR/none is missing or not readable and writable"
+}
+
+# fake_source DIR: DIR/linux-fake.tar.xz, a stand-in kernel tree whose make
+# targets take no time; each bzImage build adds a line to DIR/builds.
+fake_source() {
+	local src=$1/src/linux-fake
+	mkdir -p "$src"
+	cat >"$src/Makefile" <<EOF
+# A stand-in kernel tree for tests/realkernel.bats.
+tinyconfig:
+	printf '# CONFIG_ADVISE_SYSCALLS is not set\n' >.config
+olddefconfig:
+	@true
+bzImage:
+	echo built >>'$1/builds'
+	mkdir -p arch/x86/boot usr
+	echo 'not a kernel' >arch/x86/boot/bzImage
+	printf '#!/bin/sh\necho packed\n' >usr/gen_init_cpio
+	chmod +x usr/gen_init_cpio
+kernelrelease:
+	@echo 6.1.0-stand-in
+EOF
+	tar -cJf "$1/linux-fake.tar.xz" -C "$1/src" linux-fake
+	: >"$1/builds"
+}
+
+@test "a kernel whose first boot fails stays built: the next run boots it again, without building" {
+	local t=$BATS_TEST_TMPDIR
+	stand_in_qemu "$t" fails
+	fake_source "$t"
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg "$RK" --build-only
+	echo "stderr: $stderr"
+	assert_failure 1
+	[[ $stderr == *"could not start the guest with -accel tcg -cpu max (exit 1: qemu-system-x86_64: could not load kernel)"* ]]
+	[[ $stderr == *"smoke test failed; the kernel stays in $t/cache/madvise-shim/realkernel/"* ]]
+	run compgen -G "$t/cache/madvise-shim/realkernel/*/bzImage"
+	assert_success
+	run compgen -G "$t/cache/madvise-shim/realkernel/*/smoke-passed"
+	assert_failure
+	run wc -l <"$t/builds"
+	assert_output 1
+	run wc -l <"$t/qemu.calls"
+	assert_output 1
+
+	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
+		REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg "$RK" --build-only
+	assert_failure 1
+	[[ $stderr != *"building the kernel"* ]] || { echo "stderr: $stderr"; false; }
+	run wc -l <"$t/builds"
+	assert_output 1
+	run wc -l <"$t/qemu.calls"
+	assert_output 2
+}
+
 # ---- without the shim: the kernel's own answers -------------------------------
 
 @test "without the shim: madvise(MADV_DONTNEED) fails with ENOSYS" {
