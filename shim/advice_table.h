@@ -68,6 +68,7 @@
 #define KV_MREMAP_DONTUNMAP KV(5, 7, 0)        /* private anonymous only */
 #define KV_MREMAP_DONTUNMAP_ALL KV(5, 13, 0)   /* every mapping kind */
 #define KV_PROCMAP_QUERY KV(6, 11, 0)
+#define KV_MSEAL KV(6, 10, 0)
 
 /* The state array is indexed by advice value; every value in the table and on
  * every architecture is below this bound (checked at build time in shim.c). */

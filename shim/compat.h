@@ -58,6 +58,15 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
+/* mseal (Linux 6.10).  Since Linux 5.1 a new system call has one number on
+ * every architecture but alpha (the common table, syscall.tbl), so the
+ * generic number stands in where the headers are older than the call. */
+#if defined(SYS_mseal)
+#define SHIM_NR_MSEAL SYS_mseal
+#elif !defined(__alpha__)
+#define SHIM_NR_MSEAL 462
+#endif
+
 /* PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h). Declared here under our
  * own name so that newer headers that carry it do not clash. */
 struct shim_procmap_query {

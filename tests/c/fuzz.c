@@ -2579,7 +2579,7 @@ static void edge_isolated(void (*fn)(long), long arg)
 		       WIFSIGNALED(st) ? signal_name(WTERMSIG(st)) : "exit");
 }
 
-/* mseal (Linux 6.10, syscall 462 on x86-64): the advice values that discard
+/* mseal (Linux 6.10, SHIM_NR_MSEAL): the advice values that discard
  * or mark memory, on sealed private read-only, private read-write and shared
  * read-only anonymous memory. */
 static const struct {
@@ -2606,7 +2606,7 @@ static void edge_mseal_one(long which)
 	edge_fill(0, 4);
 	if (seal_kinds[k].prot != RW)
 		mprotect(p, 4 * pg, seal_kinds[k].prot);
-	if (syscall(462, p, 4 * pg, 0)) {
+	if (syscall(SHIM_NR_MSEAL, p, 4 * pg, 0)) {
 		sb_add(&b, " setup=%s", errno_name(errno));
 		edge_emit(&b);
 		return;

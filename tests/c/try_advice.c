@@ -6,6 +6,7 @@
  *   try-advice fadvise ADVICE
  *   try-advice mremap-dontunmap
  *   try-advice procmap-query
+ *   try-advice mseal
  *   try-advice dontneed-zeroes
  *
  * Output is one line, "ret=R errno=NAME" (errno=0 when the call succeeded),
@@ -38,7 +39,7 @@ static void usage(const char *why)
 		"usage: try-advice madvise ADVICE [--len N] [--kind anon|shared]\n"
 		"       try-advice process_madvise ADVICE\n"
 		"       try-advice fadvise ADVICE\n"
-		"       try-advice mremap-dontunmap | procmap-query | dontneed-zeroes\n",
+		"       try-advice mremap-dontunmap | procmap-query | mseal | dontneed-zeroes\n",
 		why);
 	exit(2);
 }
@@ -229,6 +230,22 @@ static void do_procmap_query(void)
 	report(ret, errno);
 }
 
+/* mseal (Linux 6.10) on a page of scratch memory.  Without the number in
+ * this system's headers the call cannot be made: reported as ENOSYS, as a
+ * kernel without it would answer. */
+static void do_mseal(void)
+{
+	char *p = scratch(page_size(), MAP_PRIVATE);
+#ifdef SHIM_NR_MSEAL
+	long ret = syscall(SHIM_NR_MSEAL, p, page_size(), 0UL);
+
+	report(ret, errno);
+#else
+	(void)p;
+	report(-1, ENOSYS);
+#endif
+}
+
 /* Whether DONTNEED really dropped the page: private anonymous memory reads
  * back as zeroes afterwards, which is what an ignored DONTNEED breaks. */
 static void do_dontneed_zeroes(void)
@@ -262,6 +279,8 @@ int main(int argc, char **argv)
 		do_mremap_dontunmap();
 	else if (strcmp(cmd, "procmap-query") == 0 && argc == 2)
 		do_procmap_query();
+	else if (strcmp(cmd, "mseal") == 0 && argc == 2)
+		do_mseal();
 	else if (strcmp(cmd, "dontneed-zeroes") == 0 && argc == 2)
 		do_dontneed_zeroes();
 	else
