@@ -33,6 +33,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	CHURN="$TEST_PROGS_DIR/alloc-churn"
 	export TMPDIR="$BATS_TEST_TMPDIR"
 }
@@ -65,7 +66,7 @@ alloc_lib() {
 			[[ -e $d/$soname ]] && LIB=$d/$soname && break
 		done
 	fi
-	[[ -n $LIB ]] || skip "$soname is missing: install $package (scripts/run.sh does)"
+	[[ -n $LIB ]] || skip_missing "$soname" "$package"
 }
 
 # churn MODE [ARGS...]: runs the churn with $LIB, checks that it ran to its

@@ -9,6 +9,7 @@
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
+load lib/host
 
 setup() {
 	unset LD_PRELOAD MADVISE_SHIM_MODE
@@ -101,7 +102,7 @@ assert_memory_returned() {
 }
 
 @test "exit 1 when only one of the calls fails (strace fault injection)" {
-	command -v strace >/dev/null || skip "strace is not installed"
+	command -v strace >/dev/null || skip_missing strace strace
 	# The demo makes exactly two madvise calls: DONTNEED, then FREE.
 	run --separate-stderr strace -f -o /dev/null -e trace=madvise \
 		-e inject=madvise:error=ENOSYS:when=2 "$MADVISE_DEMO" --mib 16

@@ -7,7 +7,8 @@
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
-	command -v nm >/dev/null || skip "nm (binutils) is not installed"
+	load lib/host
+	command -v nm >/dev/null || skip_missing nm binutils
 }
 
 @test "only the interposed symbols are exported" {

@@ -25,6 +25,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	PROG="$TEST_PROGS_DIR/fork-advice"
 	export TMPDIR="$BATS_TEST_TMPDIR"
 }
@@ -201,7 +202,7 @@ threads_ok() {
 # ---- cost --------------------------------------------------------------------
 
 need_strace() {
-	command -v strace >/dev/null || skip "strace is not installed"
+	command -v strace >/dev/null || skip_missing strace strace
 }
 
 # count_calls VARIANT ARGS...: rt_sigprocmask calls made by fork-advice ARGS.

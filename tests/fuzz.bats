@@ -238,7 +238,7 @@ rerun_prefix() {
 
 # same_as_native VARIANT
 same_as_native() {
-	selected "$1" || skip "$1 is not in FUZZ_VARIANTS"
+	selected "$1" || skip "selected: $1 is not in FUZZ_VARIANTS"
 	ran native
 	ran "$1"
 	run "$FUZZ" --compare "$RECORDS/native.rec" "$RECORDS/$1.rec" --variant "$1" \
@@ -250,7 +250,7 @@ same_as_native() {
 
 # no_security_failure VARIANT
 no_security_failure() {
-	selected "$1" || skip "$1 is not in FUZZ_VARIANTS"
+	selected "$1" || skip "selected: $1 is not in FUZZ_VARIANTS"
 	ran "$1"
 	run "$FUZZ" --security "$RECORDS/$1.rec" --variant "$1" \
 		--rerun "$(rerun_prefix "$1")" --max-show "${FUZZ_SHOW:-20}"

@@ -19,7 +19,7 @@ setup_file() {
 	fi
 	if [[ $(id -u) -ne 0 ]]; then
 		# skip is not honoured in setup_file by every bats: setup() does it.
-		export NODE_SKIP_REASON="node is not on PATH, and installing Debian's nodejs needs root"
+		export NODE_SKIP_REASON="missing: node is not on PATH, and installing Debian's nodejs needs root"
 		return 0
 	fi
 	local log="$BATS_FILE_TMPDIR/apt.log"

@@ -169,7 +169,7 @@ setup_file() {
 	if ! "$RK" --build-only >"$RK_DIR/build.log" 2>&1; then
 		if [[ $(id -u) -ne 0 ]] && grep -q 'missing Debian packages' "$RK_DIR/build.log"; then
 			# skip is not honoured in setup_file by every bats: setup() does it.
-			RK_SKIP="scripts/realkernel needs Debian packages that only root can install: $(grep -m1 'missing Debian packages' "$RK_DIR/build.log")"
+			RK_SKIP="missing: scripts/realkernel needs Debian packages that only root can install: $(grep -m1 'missing Debian packages' "$RK_DIR/build.log")"
 			return 0
 		fi
 		echo "scripts/realkernel --build-only failed:" >&2
@@ -221,7 +221,7 @@ check() {
 }
 
 need_node() {
-	[[ -n $NODE ]] || skip "node is not on PATH, and installing Debian's nodejs needs root"
+	[[ -n $NODE ]] || skip "missing: node is not on PATH, and installing Debian's nodejs needs root"
 }
 
 # ---- the kernel and the harness ----------------------------------------------

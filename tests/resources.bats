@@ -34,6 +34,7 @@ setup_file() {
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	export TMPDIR="$BATS_TEST_TMPDIR"
 	SAVED="$BATS_TEST_TMPDIR/sysctl.saved"
 }
@@ -63,7 +64,7 @@ lock() {
 # cannot write it); teardown puts the current value back.
 keep_sysctl() {
 	local f=/proc/sys/${1//.//}
-	[[ -w $f ]] || skip "cannot write $f (needs root)"
+	[[ -w $f ]] || skip_host "cannot write $f (needs root)"
 	lock
 	echo "$f $(cat "$f")" >>"$SAVED"
 }
@@ -71,7 +72,7 @@ keep_sysctl() {
 # set_sysctl NAME VALUE: sets /proc/sys/NAME for the rest of the test.
 set_sysctl() {
 	keep_sysctl "$1"
-	echo "$2" >"/proc/sys/${1//.//}" || skip "cannot set $1 to $2"
+	echo "$2" >"/proc/sys/${1//.//}" || skip_host "cannot set $1 to $2"
 }
 
 # edge VARIANT ARGS...: runs madvise-fuzz --edge ARGS in VARIANT; output in
@@ -278,7 +279,8 @@ sealed() {
 	local v=$1 line want bad=0
 	local oracle
 	oracle=$(<"$ORACLES/mseal")
-	[[ $oracle == *setup=* ]] && skip "mseal is not available: $oracle"
+	need_feature mseal
+	[[ $oracle == *setup=* ]] && skip_host "mseal fails to set up: $oracle"
 	edge "$v" mseal
 	while read -r line; do
 		local sub
@@ -362,11 +364,11 @@ hugepages() {
 	if (( free < 2 )); then
 		set_sysctl vm.nr_hugepages $(( $(cat /proc/sys/vm/nr_hugepages) + 2 - free ))
 		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
-		(( free >= 2 )) || skip "no huge pages could be reserved"
+		(( free >= 2 )) || skip_host "no huge pages could be reserved"
 	fi
 	edge native hugetlb
 	local oracle=$output
-	[[ $oracle == *skip=* ]] && skip "$oracle"
+	[[ $oracle == *skip=* ]] && skip_host "$oracle"
 	edge "$v" hugetlb
 	while read -r line; do
 		local sub

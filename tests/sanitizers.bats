@@ -123,11 +123,11 @@ setup_file() {
 	local probe="$BATS_FILE_TMPDIR/probe"
 	if ! echo 'int main(void) { return 0; }' |
 		"$cc" -fsanitize=address,undefined -x c - -o "$probe" >"$SAN_LOG" 2>&1; then
-		SAN_SKIP="$cc cannot link -fsanitize=address,undefined (its ASan or UBSan runtime is missing: $(tail -1 "$SAN_LOG"))"
+		SAN_SKIP="missing: $cc cannot link -fsanitize=address,undefined (its ASan or UBSan runtime is missing: $(tail -1 "$SAN_LOG"))"
 		return 0
 	fi
 	if ! "$probe" >>"$SAN_LOG" 2>&1; then
-		SAN_SKIP="a program built with $cc -fsanitize=address,undefined does not run here: $(tail -1 "$SAN_LOG")"
+		SAN_SKIP="host: a program built with $cc -fsanitize=address,undefined does not run here: $(tail -1 "$SAN_LOG")"
 		return 0
 	fi
 
@@ -184,6 +184,7 @@ setup_file() {
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	unset LD_PRELOAD MADVISE_SHIM_MODE MADVISE_SHIM_LOOKUP MADVISE_SHIM_LOG MADVISE_SHIM_STATS
 	export TMPDIR="$BATS_TEST_TMPDIR"
 	SAN_SCEN="$SAN_DIR/tests/madvise-scenario"
@@ -305,7 +306,7 @@ same_text() {
 
 @test "asan precondition: with the runtime first, mlock is ignored (so locked memory is tested in the mlock order)" {
 	need_asan
-	[[ -n $SAN_RT ]] || skip "the ASan runtime is linked statically: no preload order can let mlock through"
+	[[ -n $SAN_RT ]] || skip_host "the ASan runtime is linked statically: no preload order can let mlock through"
 	run --separate-stderr san_variant native "$SAN_SCEN" locked
 	assert_failure 1
 	[[ $stderr == *"FAIL locked: mlocked range has VmFlags lo"* ]] || fail "unexpected: $stderr"
@@ -388,7 +389,7 @@ same_text() {
 # also faults on purpose in children.
 @test "asan: locked, dontneed-locked, probe, guard with mlock passed through [sim, sim-4.4, sim-maps, sim-6.6, sim-remap]" {
 	need_asan
-	[[ -n $SAN_RT ]] || skip "the ASan runtime is linked statically: mlock cannot reach the kernel"
+	[[ -n $SAN_RT ]] || skip_host "the ASan runtime is linked statically: mlock cannot reach the kernel"
 	SAN_ORDER=mlock
 	export ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0:handle_segv=0"
 	san_scenario sim,sim-4.4,sim-maps,sim-remap locked
@@ -415,7 +416,7 @@ same_text() {
 
 @test "asan: errno-table with mlock passed through, same as the unsanitized native run [native, sim, sim-6.6, sim-remap]" {
 	need_asan
-	[[ -n $SAN_RT ]] || skip "the ASan runtime is linked statically: mlock cannot reach the kernel"
+	[[ -n $SAN_RT ]] || skip_host "the ASan runtime is linked statically: mlock cannot reach the kernel"
 	run timeout "$RUN_TIMEOUT" "$TEST_PROGS_DIR/errno-table"
 	assert_success
 	local native_out=$output v
@@ -430,7 +431,7 @@ same_text() {
 # ---- memcheck ------------------------------------------------------------------
 
 need_valgrind() {
-	command -v valgrind >/dev/null || skip "valgrind is not installed (scripts/run.sh installs it)"
+	command -v valgrind >/dev/null || skip_missing valgrind valgrind
 }
 
 # vg_variant VARIANT PROGRAM ARGS...: PROGRAM of the normal build under
@@ -669,7 +670,7 @@ undefined_names() {
 }
 
 @test "symbols: no other allocating or stdio function is referenced, and the check can see one" {
-	command -v nm >/dev/null || skip "nm (binutils) is not installed"
+	command -v nm >/dev/null || skip_missing nm binutils
 	local probe="$BATS_TEST_TMPDIR/libprobe.so"
 	printf '%s\n' '#include <stdio.h>' '#include <stdlib.h>' '#include <dirent.h>' \
 		'void f(const char *s) { char *p; if (asprintf(&p, "%s", s) > 0) fwrite(p, 1, 1, stderr); opendir(s); }' |

@@ -30,6 +30,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	SCEN="$TEST_PROGS_DIR/madvise-scenario"
 	TABLE="$TEST_PROGS_DIR/errno-table"
 	# Scenario files go here, never into a shared /tmp.
@@ -53,12 +54,24 @@ in_variant() {
 	esac
 }
 
+# native_needs SUBCOMMAND: skips when the host kernel lacks what the
+# scenario's native run checks, since the kernel is the oracle there.
+native_needs() {
+	case $1 in
+	dontneed-locked) need_advice DONTNEED_LOCKED ;;
+	populate) need_advice POPULATE_READ POPULATE_WRITE ;;
+	guard | guard-many) need_advice GUARD_INSTALL GUARD_REMOVE ;;
+	process-madvise) need_feature process_madvise ;;
+	esac
+}
+
 # scenario VARIANT SUBCOMMAND ARGS...: the scenario passes in that variant.
 # Its closing line is required too, so that a run that never reached the
 # program (a simulator that exits 0 without running anything) cannot pass.
 scenario() {
 	local variant=$1
 	shift
+	[[ $variant != native ]] || native_needs "$1"
 	run in_variant "$variant" "$SCEN" "$@"
 	assert_success
 	assert_line --regexp "^passed: $1 \\([0-9]+ checks\\)$"
@@ -102,7 +115,7 @@ need_strace() {
 				  DEBIAN_FRONTEND=noninteractive apt-get install -y strace >/dev/null 2>&1; } ||
 				fail "strace is missing and apt-get install strace failed"
 		else
-			skip "strace is not installed and installing it needs root"
+			skip_missing strace strace
 		fi
 	fi
 }
@@ -411,7 +424,7 @@ errno_table_same() {
 @test "errno-table: same as native [sim-fake]" { errno_table_same sim-fake; }
 
 @test "repeat: after fake success is detected, DONTNEED reaches the kernel twice at most (the call and one check)" {
-	command -v strace >/dev/null || skip "strace is not installed"
+	command -v strace >/dev/null || skip_missing strace strace
 	local log="$BATS_TEST_TMPDIR/strace.log"
 	run strace -f -qq -e trace=madvise -o "$log" \
 		"$MADVISE_SIM" --ignore dontneed -- env LD_PRELOAD="$MADVISE_SHIM_LIB" "$SCEN" repeat dontneed 100

@@ -11,6 +11,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	SIM=${MADVISE_SIM:?MADVISE_SIM is not set}
 	TRY=${TEST_PROGS_DIR:?TEST_PROGS_DIR is not set}/try-advice
 	PAGE=$(getconf PAGESIZE)
@@ -39,7 +40,7 @@ require_host() {
 	shift
 	try_native "$@"
 	[[ $output == "$expected" ]] ||
-		skip "host kernel gives '$output' for '$*', not '$expected'"
+		skip "host kernel: '$*' gives '$output', not '$expected'"
 }
 
 # The simulator must refuse the arguments with exit 2, print nothing on
@@ -406,7 +407,7 @@ assert_usage_error() {
 }
 
 @test "a 32-bit x86 program is simulated, not killed" {
-	[[ $(uname -m) == x86_64 ]] || skip "not an x86_64 host"
+	[[ $(uname -m) == x86_64 ]] || skip_host "not an x86_64 host"
 	# Freestanding, so that no 32-bit libc (gcc-multilib) is needed.
 	local src=$BATS_TEST_TMPDIR/m32.c bin=$BATS_TEST_TMPDIR/m32
 	cat >"$src" <<-'EOF'
@@ -429,9 +430,9 @@ assert_usage_error() {
 	}
 	EOF
 	${CC:-cc} -m32 -nostdlib -static -ffreestanding -fno-pie -no-pie -O1 \
-		-o "$bin" "$src" 2>/dev/null || skip "cannot build a 32-bit x86 program"
+		-o "$bin" "$src" 2>/dev/null || skip_missing "a 32-bit x86 C library" gcc-multilib
 	run "$bin"
-	[[ $status -eq 0 ]] || skip "this kernel does not run 32-bit x86 programs"
+	[[ $status -eq 0 ]] || skip_host "this kernel does not run 32-bit x86 programs (CONFIG_IA32_EMULATION)"
 	run "$SIM" "$bin"
 	# 38 is ENOSYS from the filter; 159 would be SIGSYS (killed)
 	assert_equal "$status" 38

@@ -25,6 +25,7 @@ bats_require_minimum_version 1.5.0
 setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
+	load lib/host
 	STRESS="$TEST_PROGS_DIR/madvise-stress"
 	export TMPDIR="$BATS_TEST_TMPDIR"
 }
@@ -389,7 +390,7 @@ helgrind_verdict() {
 }
 
 need_valgrind() {
-	command -v valgrind >/dev/null || skip "valgrind is not installed (scripts/run.sh installs it)"
+	command -v valgrind >/dev/null || skip_missing valgrind valgrind
 }
 
 @test "helgrind: threads under the shim, only races on the shim's own lock and atomics [sim]" {
@@ -445,7 +446,7 @@ need_valgrind() {
 # signal handler.  Its own runtime calls madvise(MADV_DONTDUMP) by raw
 # syscall, which the simulated kernel refuses: use_madv_dontdump=0.
 tsan_build() {
-	command -v clang >/dev/null || skip "clang is not installed"
+	command -v clang >/dev/null || skip_missing clang clang
 	TSAN_STRESS="$BATS_TEST_TMPDIR/madvise-stress-tsan"
 	run clang -fsanitize=thread -g -O1 -D_GNU_SOURCE -I"$SOURCE_ROOT/shim" -pthread \
 		-o "$TSAN_STRESS" "$SOURCE_ROOT/tests/c/stress.c"

@@ -10,6 +10,7 @@
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
 bats_load_library bats-assert
+load lib/host
 
 # Absolute path with the directory part resolved, as the wrapper prints it.
 physical() {
@@ -443,7 +444,7 @@ make_elf() {
 @test "no library anywhere is an error naming every place looked at" {
 	unset MADVISE_SHIM_LIB
 	[ ! -e "$INSTALLED_LIB" ] ||
-		skip "$INSTALLED_LIB is installed on this system"
+		skip_host "$INSTALLED_LIB is installed on this system"
 	mkdir -p "$TMP/build/scripts"
 	cp "$MADVISE_SHIM_CMD" "$TMP/build/scripts/madvise-shim"
 	run --separate-stderr "$TMP/build/scripts/madvise-shim" touch "$TMP/ran"
@@ -473,7 +474,7 @@ make_elf() {
 @test "the installed script reports its LIBDIR when the library is not there" {
 	unset MADVISE_SHIM_LIB
 	[ ! -e "$INSTALLED_LIB" ] ||
-		skip "$INSTALLED_LIB is installed on this system"
+		skip_host "$INSTALLED_LIB is installed on this system"
 	run --separate-stderr "$DESTDIR_ROOT$INSTALLED_SCRIPT" touch "$TMP/ran"
 	assert_failure 125
 	assert_one_line_error "cannot find libmadvise-shim.so.*$INSTALLED_LIB"
@@ -507,7 +508,7 @@ make_elf() {
 }
 
 @test "a statically linked command gets a warning and still runs" {
-	[ -x "$BATS_FILE_TMPDIR/static-prog" ] || skip "cc -static does not work here"
+	[ -x "$BATS_FILE_TMPDIR/static-prog" ] || skip_missing "a static C library for cc -static" libc6-dev
 	run --separate-stderr shim "$BATS_FILE_TMPDIR/static-prog"
 	assert_failure 7
 	assert_output 'static program ran'
@@ -515,7 +516,7 @@ make_elf() {
 }
 
 @test "a static PIE command gets a warning and still runs" {
-	[ -x "$BATS_FILE_TMPDIR/static-pie-prog" ] || skip "cc -static-pie does not work here"
+	[ -x "$BATS_FILE_TMPDIR/static-pie-prog" ] || skip_missing "a static-pie C library for cc -static-pie" libc6-dev
 	run --separate-stderr shim "$BATS_FILE_TMPDIR/static-pie-prog"
 	assert_failure 7
 	assert_output 'static program ran'
@@ -523,7 +524,7 @@ make_elf() {
 }
 
 @test "a static command found through PATH is checked, not just paths with a slash" {
-	[ -x "$BATS_FILE_TMPDIR/static-prog" ] || skip "cc -static does not work here"
+	[ -x "$BATS_FILE_TMPDIR/static-prog" ] || skip_missing "a static C library for cc -static" libc6-dev
 	mkdir "$TMP/bin"
 	cp "$BATS_FILE_TMPDIR/static-prog" "$TMP/bin/static-prog"
 	PATH="$TMP/bin:$PATH" run --separate-stderr shim static-prog
