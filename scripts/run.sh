@@ -5,6 +5,10 @@
 #   scripts/run.sh demo   build, then madvise-demo on a simulated kernel without
 #                         madvise: without the shim, then with it
 #   scripts/run.sh test   build with gcc and clang, then meson test
+#   scripts/run.sh test --host-kernel X.Y
+#                         the same, with every test on a simulated host kernel
+#                         (madvise-sim --kernel X.Y): tests that need a newer
+#                         kernel must skip, naming the feature
 #
 # POSIX sh.  Every command that changes something is printed before it runs.
 
@@ -15,6 +19,7 @@ me=run.sh
 usage() {
 	cat <<EOF
 usage: scripts/run.sh demo|test
+       scripts/run.sh test --host-kernel X.Y
        scripts/run.sh --help
 
   demo  build in build/, then run madvise-demo under madvise-sim (a simulated
@@ -23,6 +28,15 @@ usage: scripts/run.sh demo|test
   test  build in build/ with the default compiler and in build-clang/ with
         clang (compile only), both with -Dwerror=true, then run
         meson test -C build; exits with its status
+  --host-kernel X.Y
+        run every test under madvise-sim --kernel X.Y, a stand-in for a host
+        whose kernel is Linux X.Y (e.g. Debian 12's 6.1); with test only
+
+Every skipped test names its reason, and a summary lists each reason once.
+Reasons begin with a class: "host kernel:" (the kernel lacks a feature),
+"host:" (the machine's configuration or privileges), "selected:" (a test
+selection such as FUZZ_VARIANTS), "missing:" (a tool this script installs).
+Under CI=true a skip of any class but the first three fails the run.
 
 Missing Debian packages are installed with apt-get when run as root; otherwise
 they are listed and the script exits with status 1.  Usage errors exit with 2.
@@ -40,10 +54,37 @@ run() {
 }
 
 usage_error() {
-	printf '%s: %s (usage: scripts/run.sh demo|test|--help)\n' "$me" "$1" >&2
+	printf '%s: %s (usage: scripts/run.sh demo|test [--host-kernel X.Y]|--help)\n' "$me" "$1" >&2
 	exit 2
 }
 
+host_kernel=
+host_kernel_given=0
+args=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--host-kernel)
+		[ $# -ge 2 ] || usage_error "option '--host-kernel' needs a version X.Y"
+		host_kernel=$2 host_kernel_given=1
+		shift
+		;;
+	--host-kernel=*) host_kernel=${1#*=} host_kernel_given=1 ;;
+	*) args="$args${args:+ }$1" ;;
+	esac
+	shift
+done
+if [ "$host_kernel_given" -eq 1 ]; then
+	case $host_kernel in
+	[0-9]*.[0-9]* | [0-9]*.[0-9]*.[0-9]*)
+		case $host_kernel in
+		*[!0-9.]* | *..* | *.) usage_error "--host-kernel takes a version X.Y or X.Y.Z, not '$host_kernel'" ;;
+		esac
+		;;
+	*) usage_error "--host-kernel takes a version X.Y or X.Y.Z, not '$host_kernel'" ;;
+	esac
+fi
+# shellcheck disable=SC2086 # the remaining words, none with blanks
+set -- $args
 case $# in
 0) usage_error "missing action: demo or test" ;;
 1) ;;
@@ -56,6 +97,9 @@ case $1 in
 	;;
 demo | test)
 	action=$1
+	if [ "$action" = demo ] && [ "$host_kernel_given" -eq 1 ]; then
+		usage_error "--host-kernel goes with test, not demo"
+	fi
 	;;
 -*)
 	usage_error "unknown option '$1'"
@@ -177,12 +221,33 @@ fi
 run meson compile -C build-clang
 
 status=0
-run meson test -C build --print-errorlogs || status=$?
+if [ "$host_kernel_given" -eq 1 ]; then
+	say "every test runs on a simulated Linux $host_kernel host (madvise-sim --kernel $host_kernel)"
+	run meson test -C build --print-errorlogs --logbase testlog \
+		--wrapper "$root/build/tools/madvise-sim --kernel $host_kernel --" || status=$?
+else
+	run meson test -C build --print-errorlogs --logbase testlog || status=$?
+fi
 say "meson test exit status $status"
 
-# One closing line over every TAP subtest of every suite, for CI to read.
+# Each skip's reason once, with how many tests gave it; then one closing line
+# over every TAP subtest of every suite, for CI to read.
 log=build/meson-logs/testlog.txt
 if [ -f "$log" ]; then
+	reasons=$(sed -n 's/^ok [0-9][0-9]* .*# [Ss][Kk][Ii][Pp] *//p' "$log" | sort | uniq -c)
+	if [ -n "$reasons" ]; then
+		echo "skipped tests, by reason:"
+		printf '%s\n' "$reasons"
+		# The accepted classes; anything else is a missing tool or a
+		# harness problem, which a CI machine must not have.
+		unaccepted=$(printf '%s\n' "$reasons" |
+			grep -vE '^ *[0-9]+ (host kernel|host|selected): ' || true)
+		if [ -n "$unaccepted" ] && [ "${CI:-}" = true ]; then
+			say "CI=true: these skips mean something scripts/run.sh should have installed, or a broken harness:" >&2
+			printf '%s\n' "$unaccepted" >&2
+			[ "$status" -ne 0 ] || status=1
+		fi
+	fi
 	skipped=$(grep -cE '^ok [0-9]+ .*# [Ss][Kk][Ii][Pp]' "$log" || true)
 	ok=$(grep -cE '^ok [0-9]+' "$log" || true)
 	failed=$(grep -cE '^not ok [0-9]+' "$log" || true)

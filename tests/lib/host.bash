@@ -80,3 +80,32 @@ need_feature() {
 		host_has "$f" || skip_host_kernel "$f" "${HOST_FEATURE_SINCE[$f]}" "${NEED_WHY:-}"
 	done
 }
+
+# host_lacking_advice: the advice the host kernel lacks, as the tests' records
+# spell them (dontneed-locked, populate-read, ...), separated by blanks.
+# HWPOISON and SOFT_OFFLINE are left out: the shim never emulates them.
+host_lacking_advice() {
+	if [[ -z ${HOST_LACKING_ADVICE+x} ]]; then
+		local name token
+		HOST_LACKING_ADVICE=
+		while IFS=$'\t' read -r name _; do
+			name=${name#MADV_}
+			case $name in HWPOISON | SOFT_OFFLINE) continue ;; esac
+			host_has_advice "$name" && continue
+			token=${name,,}
+			HOST_LACKING_ADVICE+="${token//_/-} "
+		done < <("$TEST_PROGS_DIR/advice-table-dump")
+	fi
+	printf '%s' "$HOST_LACKING_ADVICE"
+}
+
+# host_lacking_regex: an extended regex matching a record that names advice
+# the host kernel lacks (as a whole word of letters and dashes); empty when
+# it lacks none.
+host_lacking_regex() {
+	local words
+	words=$(host_lacking_advice)
+	words=${words% }
+	[[ -n $words ]] || return 0
+	printf '(^|[^a-z])(%s)([^a-z-]|$)' "${words// /|}"
+}
