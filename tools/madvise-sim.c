@@ -140,8 +140,7 @@ static void print_help(void)
 	       "                         with EINVAL; process_madvise (5.10) fails with\n"
 	       "                         ENOSYS; mremap rejects MREMAP_DONTUNMAP (5.7)\n"
 	       "                         with EINVAL; the PROCMAP_QUERY ioctl (6.11)\n"
-	       "                         fails with ENOTTY; mseal (6.10) fails with\n"
-	       "                         ENOSYS; given at most once\n"
+	       "                         fails with ENOTTY; given at most once\n"
 	       "  --deny ADVICE[,ADVICE...][:ERRNO]\n"
 	       "                         madvise and process_madvise with these advice\n"
 	       "                         values fail with ERRNO (a name such as EPERM, or\n"
@@ -559,40 +558,6 @@ static int add_kernel_rules(scmp_filter_ctx ctx, const struct sim *sim)
 	return 0;
 }
 
-/* Calls that the kernel simulated lacks (ENOSYS), by number, in a filter of
- * their own for the native architecture only: a libseccomp older than the
- * call cannot resolve its name, and cannot translate an unknown number for
- * the compat architectures either.  Returns false after saying why. */
-static bool install_missing_calls(const struct sim *sim)
-{
-#ifdef SHIM_NR_MSEAL
-	scmp_filter_ctx ctx;
-	int rc;
-
-	if (!kernel_before(sim, KV_MSEAL))
-		return true;
-	ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (!ctx) {
-		fprintf(stderr, PROG ": cannot create a seccomp filter\n");
-		return false;
-	}
-	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
-	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SHIM_NR_MSEAL, 0);
-	if (rc == 0)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (rc < 0) {
-		fprintf(stderr, PROG ": cannot simulate a kernel without mseal: %s\n",
-			strerror(-rc));
-		return false;
-	}
-#else
-	(void)sim;
-#endif
-	return true;
-}
-
 /* Builds and loads the filter; returns false (after saying why) if the
  * simulation cannot be set up. */
 static bool install_filter(const struct sim *sim)
@@ -624,7 +589,7 @@ static bool install_filter(const struct sim *sim)
 		goto fail;
 	}
 	seccomp_release(ctx);
-	return sim->no_advise || install_missing_calls(sim);
+	return true;
 fail:
 	seccomp_release(ctx);
 	return false;
