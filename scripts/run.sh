@@ -73,15 +73,15 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# X.Y or X.Y.Z: digits and one or two dots, none at an end or doubled.
 if [ "$host_kernel_given" -eq 1 ]; then
 	case $host_kernel in
-	[0-9]*.[0-9]* | [0-9]*.[0-9]*.[0-9]*)
-		case $host_kernel in
-		*[!0-9.]* | *..* | *.) usage_error "--host-kernel takes a version X.Y or X.Y.Z, not '$host_kernel'" ;;
-		esac
-		;;
-	*) usage_error "--host-kernel takes a version X.Y or X.Y.Z, not '$host_kernel'" ;;
+	*[!0-9.]* | .* | *. | *..* | *.*.*.*) host_kernel_ok=0 ;;
+	*.*) host_kernel_ok=1 ;;
+	*) host_kernel_ok=0 ;;
 	esac
+	[ "$host_kernel_ok" -eq 1 ] ||
+		usage_error "--host-kernel takes a version X.Y or X.Y.Z, not '$host_kernel'"
 fi
 # shellcheck disable=SC2086 # the remaining words, none with blanks
 set -- $args

@@ -104,20 +104,18 @@ run_variant() {
 # kernel lacks cannot be compared.  Such names leave all.names for
 # RECORDS/host.excluded, and one line per missing feature says so.
 leave_out_what_the_host_lacks() {
-	local name value since rest token reasons=() globs=()
-	while IFS=$'\t' read -r name value since rest; do
-		name=${name#MADV_}
-		case $name in HWPOISON | SOFT_OFFLINE) continue ;; esac
-		host_has_advice "$name" && continue
-		token=${name,,}
-		token=${token//_/-}
+	local i token name reasons=() globs=()
+	find_host_lacking
+	for i in "${!HOST_LACKING[@]}"; do
+		token=${HOST_LACKING[i]}
+		name=${token^^}
 		globs+=("$token/*")
-		[[ $name != GUARD_INSTALL ]] || globs+=('*/*+guard*/*')
-		reasons+=("no MADV_$name (Linux $since)")
-	done < <("$TEST_PROGS_DIR/advice-table-dump")
+		[[ $token != guard-install ]] || globs+=('*/*+guard*/*')
+		reasons+=("no MADV_${name//-/_} (Linux ${HOST_LACKING_SINCE[i]})")
+	done
 	if ! host_has process_madvise; then
 		globs+=('*/*/pm-*')
-		reasons+=("no process_madvise (Linux ${HOST_FEATURE_SINCE[process_madvise]})")
+		reasons+=("no process_madvise (Linux $(feature_since process_madvise))")
 	fi
 	: >"$RECORDS/host.excluded"
 	(( ${#globs[@]} )) || return 0

@@ -241,19 +241,18 @@ rerun_prefix() {
 # files without the cases whose native record names advice the host kernel
 # lacks (no oracle for them); says how many were left out.
 oracle_cases() {
-	local re
-	re=$(host_lacking_regex)
-	if [[ -z $re ]]; then
+	find_host_lacking
+	if [[ -z $HOST_LACKING_REGEX ]]; then
 		cp "$1" "$3.native"
 		cp "$2" "$3.other"
 		return 0
 	fi
-	awk -v re="$re" '$1 ~ /^[0-9]+$/ && $0 ~ re { print $1 }' "$1" >"$3.out"
+	awk -v re="$HOST_LACKING_REGEX" '$1 ~ /^[0-9]+$/ && $0 ~ re { print $1 }' "$1" >"$3.out"
 	local f
 	for f in native:"$1" other:"$2"; do
 		awk 'NR == FNR { out[$1] = 1; next } !($1 in out)' "$3.out" "${f#*:}" >"$3.${f%%:*}"
 	done
-	echo "host kernel: $(wc -l <"$3.out") cases left out, the native oracle lacks: $(host_lacking_advice)"
+	echo "host kernel: $(wc -l <"$3.out") cases left out, the native oracle lacks: ${HOST_LACKING[*]}"
 }
 
 # same_as_native VARIANT

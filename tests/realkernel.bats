@@ -220,6 +220,12 @@ check() {
 	[[ -z $output ]] || mapfile -t lines <<<"$output"
 }
 
+# cached_kernel_dir: the cache directory of the kernel setup_file built or
+# found, from what --build-only said.
+cached_kernel_dir() {
+	sed -n 's/^realkernel: kernel: \(.*\)\/bzImage .*/\1/p' "$RK_DIR/build.log"
+}
+
 need_node() {
 	[[ -n $NODE ]] || skip "missing: node is not on PATH, and installing Debian's nodejs needs root"
 }
@@ -228,7 +234,7 @@ need_node() {
 
 @test "the cached kernel is configured without the advise system calls" {
 	local bz
-	bz=$(sed -n 's/^realkernel: kernel: \(.*\)\/bzImage .*/\1/p' "$RK_DIR/build.log")
+	bz=$(cached_kernel_dir)
 	[[ -n $bz ]] || { cat "$RK_DIR/build.log"; false; }
 	run grep -E '^(# )?CONFIG_(ADVISE_SYSCALLS|SECCOMP_FILTER|TRANSPARENT_HUGEPAGE)[ =]' "$bz/config"
 	assert_line '# CONFIG_ADVISE_SYSCALLS is not set'
@@ -313,12 +319,27 @@ EOF
 	: >"$dir/qemu.calls"
 }
 
+# rk_stand_in DIR [NAME=VALUE...] -- ARGS...: runs scripts/realkernel, as
+# `run --separate-stderr`, with DIR/bin (the stand-in qemu) first on PATH,
+# DIR/cache as the cache and DIR/kvm as the KVM device, plus the variables.
+rk_stand_in() {
+	local dir=$1 vars=()
+	shift
+	while [[ $1 != -- ]]; do
+		vars+=("$1")
+		shift
+	done
+	shift
+	run --separate-stderr env PATH="$dir/bin:$PATH" XDG_CACHE_HOME="$dir/cache" \
+		REALKERNEL_KVM_DEVICE="$dir/kvm" "${vars[@]}" "$RK" "$@"
+}
+
 # private_cache DIR: a copy of the built kernel's cache entry under
 # DIR/cache, without any remembered accelerator, so that a test's verdicts
 # never reach the real cache.
 private_cache() {
 	local kdir
-	kdir=$(sed -n 's/^realkernel: kernel: \(.*\)\/bzImage .*/\1/p' "$RK_DIR/build.log")
+	kdir=$(cached_kernel_dir)
 	[[ -d $kdir ]] || { echo "no kernel directory in build.log:"; cat "$RK_DIR/build.log"; return 1; }
 	mkdir -p "$1/cache/madvise-shim/realkernel"
 	cp -r "$kdir" "$1/cache/madvise-shim/realkernel/"
@@ -333,8 +354,7 @@ private_cache() {
 	release=$(cat "$kdir/release")
 	# A KVM device that this user can open: the stand-in is what fails.
 	: >"$t/kvm"
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_KVM_DEVICE="$t/kvm" "$RK" --times -- uname -r
+	rk_stand_in "$t" -- --times -- uname -r
 	echo "stderr: $stderr"
 	assert_success
 	assert_output "$release"
@@ -349,8 +369,7 @@ private_cache() {
 
 	# The next run starts with TCG and pays no failing KVM start.
 	: >"$t/qemu.calls"
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_KVM_DEVICE="$t/kvm" "$RK" --times -- uname -r
+	rk_stand_in "$t" -- --times -- uname -r
 	echo "stderr: $stderr"
 	assert_success
 	assert_output "$release"
@@ -364,8 +383,7 @@ private_cache() {
 	stand_in_qemu "$t" kvm-aborts
 	kdir=$(private_cache "$t")
 	: >"$t/kvm"
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_KVM_DEVICE="$t/kvm" REALKERNEL_ACCEL=kvm "$RK" -- uname -r
+	rk_stand_in "$t" REALKERNEL_ACCEL=kvm -- -- uname -r
 	assert_failure 1
 	[[ $stderr == *"started the guest with none of: -accel kvm -cpu max;"* ]] ||
 		{ echo "stderr: $stderr"; false; }
@@ -374,8 +392,7 @@ private_cache() {
 	assert_output 0
 
 	: >"$t/qemu.calls"
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_KVM_DEVICE="$t/kvm" REALKERNEL_ACCEL=tcg "$RK" -- uname -r
+	rk_stand_in "$t" REALKERNEL_ACCEL=tcg -- -- uname -r
 	assert_success
 	run grep -c -- '-accel kvm' "$t/qemu.calls"
 	assert_output 0
@@ -421,8 +438,7 @@ EOF
 	local t=$BATS_TEST_TMPDIR
 	stand_in_qemu "$t" fails
 	fake_source "$t"
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg "$RK" --build-only
+	rk_stand_in "$t" REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg -- --build-only
 	echo "stderr: $stderr"
 	assert_failure 1
 	[[ $stderr == *"could not start the guest with -accel tcg -cpu max (exit 1: qemu-system-x86_64: could not load kernel)"* ]]
@@ -436,8 +452,7 @@ EOF
 	run grep -c -- '-kernel' "$t/qemu.calls"
 	assert_output 1
 
-	run --separate-stderr env PATH="$t/bin:$PATH" XDG_CACHE_HOME="$t/cache" \
-		REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg "$RK" --build-only
+	rk_stand_in "$t" REALKERNEL_SOURCE="$t/linux-fake.tar.xz" REALKERNEL_ACCEL=tcg -- --build-only
 	assert_failure 1
 	[[ $stderr != *"building the kernel"* ]] || { echo "stderr: $stderr"; false; }
 	run wc -l <"$t/builds"

@@ -219,8 +219,7 @@ overcommit() {
 # memory locked with mmap(MAP_LOCKED), which the shim cannot see (README,
 # "What the shim cannot catch"): there the documented outcome is allowed.
 mlocked() {
-	local v=$1 line want bad=0 lacking
-	lacking=$(host_lacking_regex)
+	local v=$1 line want bad=0
 	local oracle
 	oracle=$(<"$ORACLES/mlock")
 	edge "$v" mlock
@@ -229,10 +228,7 @@ mlocked() {
 		sub=$(awk '{ print $2 }' <<<"$line")
 		want=$(grep -F "mlock $sub " <<<"$oracle")
 		[[ $line == "$want" ]] && continue
-		if [[ -n $lacking && $want =~ $lacking ]]; then
-			echo "host kernel: the native oracle lacks this advice: $want"
-			continue
-		fi
+		oracle_lacks "$want" && continue
 		if [[ $sub == map-locked-dontneed && $v != native &&
 		      $(field "$line" ret) == 0 && $(field "$line" data) == 'Z*8' ]]; then
 			echo "documented: MAP_LOCKED memory is emptied and unlocked: $line"
@@ -298,6 +294,7 @@ sealed() {
 		esac
 		want=$(grep -F "mseal $sub " <<<"$oracle")
 		[[ $line == "$want" ]] && continue
+		oracle_lacks "$want" && continue
 		local doc
 		doc=$(awk -v v="$v" -v s="$sub" '$1 == v && $2 == s { print $3, $4 }' <<<"$SEAL_DOCUMENTED")
 		if [[ -n $doc && "$(field "$line" ret) $(field "$line" errno)" == "$doc" ]]; then
@@ -363,8 +360,7 @@ reserve() {
 # keeps it: DONTNEED of one base page frees nothing natively (the kernel
 # rounds the length down to whole huge pages).
 hugepages() {
-	local v=$1 line want bad=0 lacking
-	lacking=$(host_lacking_regex)
+	local v=$1 line want bad=0
 	local free
 	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
 	if (( free < 2 )); then
@@ -381,10 +377,7 @@ hugepages() {
 		sub=$(awk '{ print $2 }' <<<"$line")
 		want=$(grep -F "hugetlb $sub " <<<"$oracle")
 		[[ $line == "$want" ]] && continue
-		if [[ -n $lacking && $want =~ $lacking ]]; then
-			echo "host kernel: the native oracle lacks this advice: $want"
-			continue
-		fi
+		oracle_lacks "$want" && continue
 		# the shim gave up: the kernel's error for a missing advice, and
 		# every byte as it was
 		if [[ $(field "$line" ret) == -1 && $(field "$line" errno) =~ ^(ENOSYS|EINVAL)$ &&

@@ -6,15 +6,18 @@
 #                     names it and the Linux release that added it
 #   host: ...         the machine's configuration or privileges (no huge
 #                     pages, not root, no 32-bit support)
+#   selected: ...     a selection the user made (FUZZ_VARIANTS,
+#                     DIFFERENTIAL_FILTER)
 #   missing: ...      a tool or package scripts/run.sh installs; under
-#                     CI=true such a skip fails the run
+#                     CI=true such a skip fails the run, as does a skip of no
+#                     class
 # Every feature is probed (try-advice makes the call), never read off the
 # version string: a distribution kernel may carry a backport, and
 # madvise-sim --kernel X.Y takes features away without changing uname.
 
-# skip_host_kernel FEATURE SINCE [DETAIL]
+# skip_host_kernel FEATURE SINCE
 skip_host_kernel() {
-	skip "host kernel: no $1 (Linux $2)${3:+: $3}"
+	skip "host kernel: no $1 (Linux $2)"
 }
 
 # skip_host WHY
@@ -46,25 +49,26 @@ need_advice() {
 	local name
 	for name; do
 		host_has_advice "$name" ||
-			skip_host_kernel "MADV_${name^^}" "$(advice_since "$name")" "${NEED_WHY:-}"
+			skip_host_kernel "MADV_${name^^}" "$(advice_since "$name")"
 	done
 }
 
-# The other kernel features tests depend on: probe (a try-advice command and
-# the answer that means "there"), and the release that added it (these
-# mirror the KV_ constants of shim/advice_table.h).
+# The other kernel features tests depend on, each with its probe: a
+# try-advice command, which prints "... errno=0" where the feature is there.
+# The release that added each comes from advice_table.h's KV_ constants
+# (feature_since).
 declare -gA HOST_FEATURE_PROBE=(
 	[process_madvise]='process_madvise cold'
 	[MREMAP_DONTUNMAP]='mremap-dontunmap'
 	[PROCMAP_QUERY]='procmap-query'
 	[mseal]='mseal'
 )
-declare -gA HOST_FEATURE_SINCE=(
-	[process_madvise]=5.10
-	[MREMAP_DONTUNMAP]=5.7
-	[PROCMAP_QUERY]=6.11
-	[mseal]=6.10
-)
+
+# feature_since FEATURE: the release that added FEATURE.
+feature_since() {
+	"$TEST_PROGS_DIR/advice-table-dump" --facts |
+		awk -F'\t' -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }'
+}
 
 # host_has FEATURE: the host kernel has FEATURE (a key of the tables above).
 host_has() {
@@ -77,35 +81,43 @@ host_has() {
 need_feature() {
 	local f
 	for f; do
-		host_has "$f" || skip_host_kernel "$f" "${HOST_FEATURE_SINCE[$f]}" "${NEED_WHY:-}"
+		host_has "$f" || skip_host_kernel "$f" "$(feature_since "$f")"
 	done
 }
 
-# host_lacking_advice: the advice the host kernel lacks, as the tests' records
-# spell them (dontneed-locked, populate-read, ...), separated by blanks.
+# find_host_lacking: probes, once per test (or setup_file), which advice the
+# host kernel lacks, and sets
+#   HOST_LACKING        those advice values as the tests' records spell them
+#                       (dontneed-locked, populate-read, ...), one word each
+#   HOST_LACKING_SINCE  the releases that added them, in the same order
+#   HOST_LACKING_REGEX  an extended regex matching a record that names one
+#                       of them at the end of a word (private-dontneed-locked
+#                       too); empty when the host lacks none
 # HWPOISON and SOFT_OFFLINE are left out: the shim never emulates them.
-host_lacking_advice() {
-	if [[ -z ${HOST_LACKING_ADVICE+x} ]]; then
-		local name token
-		HOST_LACKING_ADVICE=
-		while IFS=$'\t' read -r name _; do
-			name=${name#MADV_}
-			case $name in HWPOISON | SOFT_OFFLINE) continue ;; esac
-			host_has_advice "$name" && continue
-			token=${name,,}
-			HOST_LACKING_ADVICE+="${token//_/-} "
-		done < <("$TEST_PROGS_DIR/advice-table-dump")
+# Call it directly, not in $(...), so that the variables stay set.
+# shellcheck disable=SC2034 # the variables are for the callers
+find_host_lacking() {
+	[[ -z ${HOST_LACKING_FOUND:-} ]] || return 0
+	local name since token
+	HOST_LACKING_FOUND=1 HOST_LACKING=() HOST_LACKING_SINCE=() HOST_LACKING_REGEX=
+	while IFS=$'\t' read -r name _ since _; do
+		name=${name#MADV_}
+		case $name in HWPOISON | SOFT_OFFLINE) continue ;; esac
+		host_has_advice "$name" && continue
+		token=${name,,}
+		HOST_LACKING+=("${token//_/-}")
+		HOST_LACKING_SINCE+=("$since")
+	done < <("$TEST_PROGS_DIR/advice-table-dump")
+	if (( ${#HOST_LACKING[@]} )); then
+		local IFS='|'
+		HOST_LACKING_REGEX="(^|[^a-z])(${HOST_LACKING[*]})([^a-z-]|\$)"
 	fi
-	printf '%s' "$HOST_LACKING_ADVICE"
 }
 
-# host_lacking_regex: an extended regex matching a record that names advice
-# the host kernel lacks (as a whole word of letters and dashes); empty when
-# it lacks none.
-host_lacking_regex() {
-	local words
-	words=$(host_lacking_advice)
-	words=${words% }
-	[[ -n $words ]] || return 0
-	printf '(^|[^a-z])(%s)([^a-z-]|$)' "${words// /|}"
+# oracle_lacks RECORD: RECORD, the native kernel's, names advice the host
+# kernel lacks (find_host_lacking), so it is no oracle; says so on stdout.
+oracle_lacks() {
+	find_host_lacking
+	[[ -n $HOST_LACKING_REGEX && $1 =~ $HOST_LACKING_REGEX ]] || return 1
+	echo "host kernel: the native oracle lacks this advice: $1"
 }
