@@ -268,8 +268,8 @@ static int learn_dontunmap_file_scratch(void)
 
 static _Atomic int have_dontunmap_file;
 
-static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
-			    int advice)
+static long discard_private_once(const struct vma *v, uintptr_t from, uintptr_t to,
+				 int advice)
 {
 	/* FREE and DONTNEED_LOCKED where the kernel has MADV_DONTNEED: the
 	 * same result on unlocked memory, with nothing else changed */
@@ -293,6 +293,28 @@ static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
 	if (!v->flags_known || v->hugetlb)
 		return SHIM_PASS;
 	return remap_keeping_advice(v, from, to);
+}
+
+static long visit_discard_again(const struct vma *v, uintptr_t from, uintptr_t to,
+				void *arg)
+{
+	return discard_private_once(v, from, to, *(int *)arg);
+}
+
+/* [from, to) was one mapping, v, when it was looked up.  An mprotect in
+ * another thread may have split it since, and the parts need not merge again
+ * (after a fork their anonymous memory differs): mremap then refuses the
+ * range with EFAULT, where the kernel's own DONTNEED walks the parts.  So
+ * does this, once, with a new lookup.  Seen in the stress suite's guards
+ * workload with the maps parser: 3 runs in 20 failed GUARD_INSTALL with
+ * EFAULT before. */
+static long discard_private(const struct vma *v, uintptr_t from, uintptr_t to,
+			    int advice)
+{
+	long r = discard_private_once(v, from, to, advice);
+	if (r == -EFAULT)
+		r = vma_walk(from, to, discard_walk_needs(), visit_discard_again, &advice);
+	return r;
 }
 
 /* DONTNEED_LOCKED on locked memory.  mremap(MREMAP_DONTUNMAP) would unlock the
@@ -350,9 +372,9 @@ static int walk_needs(void)
 	return 0;
 }
 
-/* What a walk that may call discard_range needs: the smaps flags and paths
+/* What a walk that may call discard_private needs: the smaps flags and paths
  * the fallback remaps read, unless the kernel or mremap does the work. */
-int guard_walk_needs(void)
+int discard_walk_needs(void)
 {
 	int need = walk_needs();
 	if (dontneed_native())

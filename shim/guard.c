@@ -323,6 +323,6 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 long emulate_guard(uintptr_t start, uintptr_t end, int advice)
 {
 	bool install = advice == MADV_GUARD_INSTALL;
-	return vma_walk(start, end, install ? guard_walk_needs() : 0,
+	return vma_walk(start, end, install ? discard_walk_needs() : 0,
 			install ? visit_install : visit_remove, NULL);
 }

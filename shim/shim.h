@@ -84,7 +84,7 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
 /* MADV_DONTNEED's effect on one private mapping's part (emulate.c) */
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
 /* what a walk must read to see locked mappings (emulate.c) */
-int guard_walk_needs(void);
+int discard_walk_needs(void);
 /* where the first emulated guard page in [from, to) is, or to; if there is
  * one, *prot gets the protection recorded for it */
 uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot);
