@@ -221,18 +221,20 @@ fi
 run meson compile -C build-clang
 
 status=0
+# meson names its log after the wrapper, if there is one.
+log=build/meson-logs/testlog.txt
 if [ "$host_kernel_given" -eq 1 ]; then
 	say "every test runs on a simulated Linux $host_kernel host (madvise-sim --kernel $host_kernel)"
-	run meson test -C build --print-errorlogs --logbase testlog \
+	run meson test -C build --print-errorlogs \
 		--wrapper "$root/build/tools/madvise-sim --kernel $host_kernel --" || status=$?
+	log=build/meson-logs/testlog-madvise-sim.txt
 else
-	run meson test -C build --print-errorlogs --logbase testlog || status=$?
+	run meson test -C build --print-errorlogs || status=$?
 fi
 say "meson test exit status $status"
 
 # Each skip's reason once, and one closing line over every TAP subtest of
 # every suite, for CI to read; under CI=true a skip for a missing tool fails.
-log=build/meson-logs/testlog.txt
 if [ -f "$log" ]; then
 	sh scripts/test-summary "$log" "$status" || status=$?
 fi
