@@ -34,13 +34,20 @@ try_native() {
 }
 
 # Skips the test unless the host kernel itself gives `expected` for the
-# try-advice command: a simulator can only let through what is there.
+# try-advice command: a simulator can only let through what is there.  The
+# skip names the feature and the release that added it.
 require_host() {
 	local expected=$1
 	shift
 	try_native "$@"
-	[[ $output == "$expected" ]] ||
-		skip "host kernel: '$*' gives '$output', not '$expected'"
+	[[ $output != "$expected" ]] || return 0
+	case $1 in
+	madvise) skip_host_kernel "MADV_${2^^}" "$(advice_since "$2")" ;;
+	process_madvise) skip_host_kernel process_madvise "$(feature_since process_madvise)" ;;
+	mremap-dontunmap) skip_host_kernel MREMAP_DONTUNMAP "$(feature_since MREMAP_DONTUNMAP)" ;;
+	procmap-query) skip_host_kernel PROCMAP_QUERY "$(feature_since PROCMAP_QUERY)" ;;
+	*) skip "host kernel: '$*' gives '$output', not '$expected'" ;;
+	esac
 }
 
 # The simulator must refuse the arguments with exit 2, print nothing on
