@@ -26,6 +26,7 @@ setup() {
 	bats_load_library bats-support
 	bats_load_library bats-assert
 	load lib/host
+	load lib/trace
 	PROG="$TEST_PROGS_DIR/fork-advice"
 	export TMPDIR="$BATS_TEST_TMPDIR"
 }
@@ -36,8 +37,9 @@ in_variant() {
 	shift
 	case $variant in
 	native) "$@" ;;
-	shim) env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
-	emulate) env MADVISE_SHIM_MODE=emulate LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	shim) env ${TRACE_LOG:+MADVISE_SHIM_LOG="$TRACE_LOG"} LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
+	emulate) env MADVISE_SHIM_MODE=emulate ${TRACE_LOG:+MADVISE_SHIM_LOG="$TRACE_LOG"} \
+		LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
 	sim) "$MADVISE_SIM" -- env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
 	sim-4.4) "$MADVISE_SIM" --kernel 4.4 -- env LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
 	sim-maps) "$MADVISE_SIM" -- env MADVISE_SHIM_LOOKUP=maps LD_PRELOAD="$MADVISE_SHIM_LIB" "$@" ;;
@@ -120,7 +122,18 @@ same_as_native() {
 # ---- every scenario, native against each variant ---------------------------
 
 @test "records: same as native [shim]" { same_as_native shim; }
-@test "records: same as native [emulate]" { same_as_native emulate; }
+@test "records: same as native [emulate]" {
+	same_as_native emulate
+	# The records alone would be the same if the mode were ignored: every
+	# call the shim passes to the kernel in mode auto must be emulated here.
+	TRACE_LOG="$BATS_TEST_TMPDIR/shim.log"
+	records shim $(scenarios)
+	local calls
+	calls=$(trace_lines "$TRACE_LOG")
+	TRACE_LOG="$BATS_TEST_TMPDIR/emulate.log"
+	records emulate $(scenarios)
+	assert_all_emulated "$TRACE_LOG" "$calls"
+}
 @test "records: same as native [sim]" { same_as_native sim; }
 @test "records: same as native [sim-maps]" { same_as_native sim-maps; }
 @test "records: same as native [sim-6.6]" { same_as_native sim-6.6; }
@@ -192,6 +205,16 @@ threads_ok() {
 		assert_output "threads: forks=80 children-ok=80 bad-calls=0 signals=yes"
 		assert_equal "$stderr" ""
 	done
+	if [[ $1 == emulate ]]; then
+		# once more with a trace: the same output when the mode is ignored
+		# would mean nothing, so every call must have been emulated
+		export TRACE_LOG="$BATS_TEST_TMPDIR/threads.log"
+		run --separate-stderr timeout 120 bash -c "$(declare -f in_variant); in_variant $1 '$PROG' threads"
+		assert_success
+		# 3 advisers x 300 rounds x 5 calls and the 2 stable regions, and
+		# 2 calls per signal handled
+		assert_all_emulated "$TRACE_LOG" 4502+
+	fi
 }
 
 @test "threads: forks while others advise, remap and take signals [native]" { threads_ok native; }
@@ -205,13 +228,33 @@ need_strace() {
 	command -v strace >/dev/null || skip_missing strace strace
 }
 
+# run_loop VARIANT STRACE-OPTIONS -- ARGS...: fork-advice ARGS under strace
+# into $BATS_TEST_TMPDIR/strace.log; fails unless the program ran to its end
+# (exit status 0 and its "done" line), so that a low count of calls cannot
+# come from a program that died at once.
+run_loop() {
+	local variant=$1 opts=()
+	shift
+	while [[ $1 != -- ]]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	local out st=0
+	out=$(in_variant "$variant" strace -f -qq -o "$BATS_TEST_TMPDIR/strace.log" "${opts[@]}" \
+		"$PROG" "$@") || st=$?
+	if (( st != 0 )) || [[ $out != "$1: done" ]]; then
+		echo "fork-advice $* in $variant: exit status $st, output '$out' (expected '$1: done')" >&2
+		return 1
+	fi
+}
+
 # count_calls VARIANT ARGS...: rt_sigprocmask calls made by fork-advice ARGS.
 count_calls() {
 	local variant=$1
 	shift
-	local log="$BATS_TEST_TMPDIR/strace.log"
-	in_variant "$variant" strace -f -qq -o "$log" -e trace=rt_sigprocmask "$PROG" "$@" >/dev/null
-	grep -c 'rt_sigprocmask(' "$log" || true
+	run_loop "$variant" -e trace=rt_sigprocmask -- "$@" || return 1
+	grep -c 'rt_sigprocmask(' "$BATS_TEST_TMPDIR/strace.log" || true
 }
 
 @test "cost: only mmap without MAP_FIXED takes the lock for memory without fork advice [sim]" {
@@ -233,7 +276,7 @@ count_syscalls() {
 	local variant=$1
 	shift
 	local log="$BATS_TEST_TMPDIR/strace.log"
-	in_variant "$variant" strace -f -qq -c -o "$log" "$PROG" "$@" >/dev/null
+	run_loop "$variant" -c -- "$@" || return 1
 	# columns: % time, seconds, usecs/call, calls, [errors,] syscall
 	awk 'NF >= 5 && $4 ~ /^[0-9]+$/ && $NF ~ /^[a-z_0-9]+$/ { print $NF, $4 }' "$log"
 }

@@ -564,11 +564,17 @@ make_elf() {
 	make_elf "$TMP/object" 64 le 4
 	printf '\001' | dd of="$TMP/object" bs=1 seek=16 conv=notrunc 2>/dev/null
 	chmod +x "$TMP/truncated" "$TMP/object"
+	# The wrapper still execs them, and the kernel refuses them (ENOEXEC:
+	# the shell's 126), as it would without the wrapper.
 	run --separate-stderr shim "$TMP/truncated"
+	assert_failure 126
 	refute_regex "$stderr" 'madvise-shim: warning'
 	refute_regex "$stderr" 'od:'
+	assert_regex "$stderr" 'Exec format error'
 	run --separate-stderr shim "$TMP/object"
+	assert_failure 126
 	refute_regex "$stderr" 'madvise-shim: warning'
+	assert_regex "$stderr" 'Exec format error'
 }
 
 @test "a setuid or setgid command gets a warning and still runs" {
