@@ -867,22 +867,36 @@ static void table_full(void)
  * Advisers toggle WIPEONFORK on regions of their own, unmap and remap a page
  * of them and move them with mremap; a signaller interrupts them with a
  * signal whose handler advises too; forkers fork meanwhile, and each child
- * checks a region advised before the threads started.  Every loop has a fixed
- * count, so the run ends unless something deadlocks. */
+ * checks a region advised before the threads started.  The advisers go on
+ * until the last fork is done, and each forker's last fork waits until a
+ * handler has advised while forks were under way, so that the handlers
+ * really race the forks (what signals-handled-during-forks says); that wait
+ * gives up after SIGNAL_TRIES signals sent without one handled (blocked
+ * signals), so the run ends unless something deadlocks. */
 
-enum { ADVISERS = 3, FORKERS = 2, ROUNDS = 300, FORKS = 40 };
+enum { ADVISERS = 3, FORKERS = 2, ROUNDS = 300, FORKS = 40, SIGNAL_TRIES = 100000 };
 
 static char *stable_wipe, *stable_gone;
-static _Atomic int advisers_done, bad_calls, forks_done, children_ok, signals_sent;
+static _Atomic int advisers_done, bad_calls, forks_begun, forks_done, children_ok, signals_sent;
+static _Atomic int handled_during_forks;
 static __thread char *handler_page;
+
+static bool forks_under_way(void)
+{
+	return forks_begun && forks_done < FORKERS * FORKS;
+}
 
 static void on_usr1(int sig)
 {
 	(void)sig;
 	int saved = errno;
-	if (handler_page &&
-	    (madvise(handler_page, pg, MADV_WIPEONFORK) || madvise(handler_page, pg, MADV_KEEPONFORK)))
-		bad_calls++;
+	if (handler_page) {
+		if (madvise(handler_page, pg, MADV_WIPEONFORK) ||
+		    madvise(handler_page, pg, MADV_KEEPONFORK))
+			bad_calls++;
+		else if (forks_under_way())
+			handled_during_forks++;
+	}
 	errno = saved;
 }
 
@@ -892,7 +906,7 @@ static void *adviser(void *arg)
 	char *r = anon(8);
 	char *alt = area(8);
 	handler_page = anon(1);
-	for (int i = 0; i < ROUNDS; i++) {
+	for (int i = 0; i < ROUNDS || forks_done < FORKERS * FORKS; i++) {
 		if (madvise(r, 8 * pg, MADV_WIPEONFORK) ||
 		    madvise(r + 2 * pg, 2 * pg, MADV_KEEPONFORK) ||
 		    madvise(r + 6 * pg, pg, MADV_DONTFORK))
@@ -930,7 +944,12 @@ static void *signaller(void *arg)
 static void *forker(void *arg)
 {
 	(void)arg;
+	forks_begun = 1;
 	for (int i = 0; i < FORKS; i++) {
+		if (i == FORKS - 1)
+			for (int sent = signals_sent;
+			     !handled_during_forks && signals_sent - sent < SIGNAL_TRIES;)
+				sched_yield();
 		pid_t pid = fork();
 		if (pid == 0) {
 			char a[8], b[8];
@@ -966,8 +985,8 @@ static void threads(void)
 	for (int i = 0; i < FORKERS; i++)
 		pthread_join(frk[i], NULL);
 	pthread_join(sig, NULL);
-	printf("threads: forks=%d children-ok=%d bad-calls=%d signals=%s\n", forks_done,
-	       children_ok, bad_calls, signals_sent > 0 ? "yes" : "no");
+	printf("threads: forks=%d children-ok=%d bad-calls=%d signals-handled-during-forks=%s\n",
+	       forks_done, children_ok, bad_calls, handled_during_forks > 0 ? "yes" : "no");
 	fflush(stdout);
 }
 

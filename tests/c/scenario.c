@@ -4,7 +4,9 @@
  * Each subcommand prints an "ok ..." line per check that held and a FAIL line
  * on stderr, saying what was expected and what happened, per check that did
  * not; it ends with "passed: SUBCOMMAND (N checks)" and exit status 0, or
- * exit status 1.  Exit status 2 means the scenario could not be set up.
+ * exit status 1.  Exit status 2 means the scenario could not be set up, 3
+ * that this host cannot give what it needs (a huge page), with a last line
+ * "skip: host: WHY" for the caller to skip with.
  *
  * The same binary runs on the native kernel (the oracle) and under
  * madvise-sim with the shim preloaded; where the kernel allows a choice
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -46,6 +49,7 @@
 #include "report.h"
 
 #include "advice_table.h"
+#include "rawsys.h"
 
 #define SENTINEL_ERRNO 12345
 
@@ -275,32 +279,46 @@ static const char *maps_perms(const void *addr)
 	return perms;
 }
 
-/* Whether the VmFlags of the mapping holding addr include flag. */
-static bool smaps_has_flag(const void *addr, const char *flag)
+/* The value of FIELD ("VmFlags", "AnonHugePages"...) in the smaps entry of
+ * the mapping holding addr, copied into buf; false where there is none. */
+static bool smaps_field(const void *addr, const char *field, char *buf, size_t size)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
 	if (!f)
 		setup_failed("open /proc/self/smaps");
 	char *line = NULL;
-	size_t cap = 0;
+	size_t cap = 0, n = strlen(field);
 	bool in = false, found = false;
 	while (getline(&line, &cap, f) > 0) {
 		unsigned long lo, hi;
 		char dash;
 		if (sscanf(line, "%lx%c%lx ", &lo, &dash, &hi) == 3 && dash == '-') {
+			if (in)
+				break;
 			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
 			continue;
 		}
-		if (in && !strncmp(line, "VmFlags:", 8)) {
-			for (char *t = strtok(line + 8, " \n"); t; t = strtok(NULL, " \n"))
-				if (!strcmp(t, flag))
-					found = true;
+		if (in && !strncmp(line, field, n) && line[n] == ':') {
+			snprintf(buf, size, "%s", line + n + 1);
+			found = true;
 			break;
 		}
 	}
 	free(line);
 	fclose(f);
 	return found;
+}
+
+/* Whether the VmFlags of the mapping holding addr include flag. */
+static bool smaps_has_flag(const void *addr, const char *flag)
+{
+	char flags[512];
+	if (!smaps_field(addr, "VmFlags", flags, sizeof flags))
+		return false;
+	for (char *t = strtok(flags, " \n"); t; t = strtok(NULL, " \n"))
+		if (!strcmp(t, flag))
+			return true;
+	return false;
 }
 
 static long status_kb(const char *field)
@@ -418,6 +436,21 @@ static int madv(void *addr, size_t len, int advice, int *err)
 
 /* ---- scenarios ------------------------------------------------------- */
 
+/* Of n pages at p, pages first..first+count-1 read as letter, the others as
+ * their original byte ('o'). */
+static void expect_run_changed(const char *what, const char *p, size_t n, size_t first,
+			       size_t count, char letter)
+{
+	char *w = malloc(n + 1);
+	if (!w)
+		setup_failed("malloc");
+	for (size_t i = 0; i < n; i++)
+		w[i] = (i >= first && i < first + count) ? letter : 'o';
+	w[n] = '\0';
+	expect_states(what, p, w);
+	free(w);
+}
+
 static void sc_zero(int advice, const char *name)
 {
 	char what[128], want[16];
@@ -434,21 +467,116 @@ static void sc_zero(int advice, const char *name)
 	memset(p + 3 * pg, 'Q', pg);
 	check(page_all(p + 3 * pg, 'Q'), "page 3 is writable and keeps what is written");
 
-	/* A range inside a transparent huge page: 3 pages in the middle of the
-	 * first 2 MiB of a 4 MiB 2 MiB-aligned region. */
+	/* 3 pages in the middle of the first 2 MiB of a 4 MiB 2 MiB-aligned
+	 * region, written before the call: base pages unless THP is "always"
+	 * (zero-thp makes sure of a huge page, and skips where none can be had). */
 	size_t n = (4u << 20) / pg, first = (1u << 20) / pg + 1;
 	char *h = map_anon(n);
 	r = madv(h + first * pg, 3 * pg, advice, &err);
+	snprintf(what, sizeof what, "madvise(3 pages inside a 4 MiB region, %s)", name);
+	expect_call(what, r, err, 0, 0);
+	expect_run_changed("4 MiB region: only those 3 pages changed", h, n, first, 3, l);
+}
+
+/* ---- zero-thp: 3 pages inside a transparent huge page ---------------- */
+
+#define THP_SYSFS "/sys/kernel/mm/transparent_hugepage"
+
+/* The size of a PMD-mapped huge page, as the kernel says where it has THP;
+ * 2 MiB (4 KiB base pages on x86-64 and arm64) where it does not. */
+static size_t thp_size(void)
+{
+	FILE *f = fopen(THP_SYSFS "/hpage_pmd_size", "re");
+	long v = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v > 0 ? (size_t)v : (size_t)2 << 20;
+}
+
+/* The THP mode, as sysfs shows it in brackets ("enabled=madvise"), for the
+ * reason of a skip. */
+static const char *thp_mode(void)
+{
+	static char mode[48];
+	char line[128];
+	FILE *f = fopen(THP_SYSFS "/enabled", "re");
+	if (!f)
+		return "absent (no " THP_SYSFS ")";
+	snprintf(mode, sizeof mode, "enabled=?");
+	if (fgets(line, sizeof line, f)) {
+		char *a = strchr(line, '['), *b = a ? strchr(a, ']') : NULL;
+		if (a && b)
+			snprintf(mode, sizeof mode, "enabled=%.*s", (int)(b - a - 1), a + 1);
+	}
+	fclose(f);
+	return mode;
+}
+
+/* A "kB" field (AnonHugePages...) of the smaps entry of the mapping holding
+ * addr; -1 where there is none. */
+static long smaps_kb(const void *addr, const char *field)
+{
+	char value[64];
+	return smaps_field(addr, field, value, sizeof value) ? strtol(value, NULL, 10) : -1;
+}
+
+/* Exit status 3: the scenario cannot run on this host, for the reason on
+ * its last line ("skip: host: ..."), which the caller skips with. */
+static void __attribute__((noreturn, format(printf, 1, 2))) skip_host(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("skip: host: ", stdout);
+	vprintf(fmt, ap);
+	putchar('\n');
+	va_end(ap);
+	fflush(stdout);
+	exit(3);
+}
+
+/* DONTNEED or FREE of 3 base pages in the middle of a PMD-mapped huge page,
+ * the first of two: the kernel splits it and changes those 3 pages only; an
+ * emulation must not round to the huge page.  The huge page is the premise,
+ * not what is tested, so MADV_HUGEPAGE is asked of the kernel itself, past
+ * the shim (whose emulated MADV_HUGEPAGE is a hint that makes no huge page;
+ * under madvise-sim the kernel answers ENOSYS as a kernel without madvise
+ * would), and the huge pages are looked for in smaps before the call.
+ * Where there are none (THP "madvise" and MADV_HUGEPAGE refused, THP
+ * "never" or absent, disabled for the process, or no huge page free), the
+ * scenario says so and exits 3 instead of checking base pages. */
+static void sc_zero_thp(int advice, const char *name)
+{
+	char what[128];
+	int err;
+	size_t huge = thp_size(), n = 2 * huge / pg, first = huge / 2 / pg + 1;
+	/* aligned: map one huge page more and cut the ends off */
+	char *m = mmap(NULL, 3 * huge, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		setup_failed("mmap %zu bytes", 3 * huge);
+	char *h = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+	if ((h > m && munmap(m, (size_t)(h - m))) ||
+	    munmap(h + 2 * huge, (size_t)(m + huge - h)))
+		setup_failed("munmap");
+	/* before the first touch: the fault decides the page size */
+	long hr = raw_syscall(SYS_madvise, h, 2 * huge, MADV_HUGEPAGE);
+	fill(h, 0, n);
+	long have = smaps_kb(h, "AnonHugePages");
+	int disabled = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (have < (long)(2 * huge >> 10))
+		skip_host("no transparent huge page: %ld of %zu kB huge after "
+			  "MADV_HUGEPAGE answered %s, THP %s%s", have < 0 ? 0 : have,
+			  2 * huge >> 10, hr ? ename((int)-hr) : "0", thp_mode(),
+			  disabled > 0 ? ", disabled for this process (PR_SET_THP_DISABLE)" : "");
+	note("%ld kB of the %zu kB are huge pages (AnonHugePages)", have, 2 * huge >> 10);
+	int r = madv(h + first * pg, 3 * pg, advice, &err);
 	snprintf(what, sizeof what, "madvise(3 pages inside a huge page, %s)", name);
 	expect_call(what, r, err, 0, 0);
-	char *w = malloc(n + 1);
-	if (!w)
-		setup_failed("malloc");
-	for (size_t i = 0; i < n; i++)
-		w[i] = (i >= first && i < first + 3) ? l : 'o';
-	w[n] = '\0';
-	expect_states("4 MiB region: only those 3 pages changed", h, w);
-	free(w);
+	expect_run_changed("2 huge pages: only those 3 base pages changed", h, n, first, 3,
+			   leaves(advice));
 }
 
 static void sc_rss(int advice, const char *name)
@@ -621,8 +749,9 @@ static void sc_privfile(void)
 	char got[8];
 	states(p, 4, got);
 	if (r == 0) {
-		check(true, "madvise(private file mapping with copied pages, "
-		      "DONTNEED): 0");
+		/* madv cleared errno: a success leaves it so (errno-kept) */
+		check(err == 0, "madvise(private file mapping with copied pages, "
+		      "DONTNEED): 0, errno untouched: %s", ename(err));
 		check(!strcmp(got, "ffff"), "success: every page reads the file "
 		      "again: %s", got);
 	} else {
@@ -647,7 +776,8 @@ static void sc_privfile(void)
 		note("madvise(read-only private file mapping, DONTNEED) failed: %s",
 		     ename(err));
 	else
-		check(true, "madvise(read-only private file mapping, DONTNEED): 0");
+		check(err == 0, "madvise(read-only private file mapping, DONTNEED): 0, "
+		      "errno untouched: %s", ename(err));
 	expect_states("reads the file", q, "ffff");
 	close(fd);
 }
@@ -1042,27 +1172,25 @@ static void sc_hints(void)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		int adv = advice_value(names[i]);
 		const struct advice_info *info = advice_by_value(adv);
-		/* THP and KSM hints are EINVAL on kernels built without them. */
-		bool optional = info->emulation == EMU_THP ||
-				info->emulation == EMU_KSM;
+		/* THP and KSM hints are EINVAL on kernels built without them,
+		 * and only there: such a kernel has no sysfs directory for
+		 * them either. */
+		bool absent = (info->emulation == EMU_THP && access(THP_SYSFS, F_OK)) ||
+			      (info->emulation == EMU_KSM && access("/sys/kernel/mm/ksm", F_OK));
 		r = madv(p, 4 * pg, adv, &err);
-		snprintf(what, sizeof what, "%s on mapped anonymous memory", names[i]);
-		if (optional && r == -1 && err == EINVAL)
-			check(true, "%s: -1 EINVAL (not configured)", what);
-		else
-			expect_call(what, r, err, 0, 0);
+		snprintf(what, sizeof what, "%s on mapped anonymous memory%s", names[i],
+			 absent ? " (not configured)" : "");
+		expect_call(what, r, err, absent ? -1 : 0, absent ? EINVAL : 0);
 		r = madv(f, 4 * pg, adv, &err);
-		snprintf(what, sizeof what, "%s on a shared file mapping", names[i]);
-		if (optional && r == -1 && err == EINVAL)
-			check(true, "%s: -1 EINVAL (not configured)", what);
-		else
-			expect_call(what, r, err, 0, 0);
+		snprintf(what, sizeof what, "%s on a shared file mapping%s", names[i],
+			 absent ? " (not configured)" : "");
+		expect_call(what, r, err, absent ? -1 : 0, absent ? EINVAL : 0);
 		r = madv(h + 2 * pg, pg, adv, &err);
 		snprintf(what, sizeof what, "%s on an unmapped page", names[i]);
-		expect_call(what, r, err, -1, optional && err == EINVAL ? EINVAL : ENOMEM);
+		expect_call(what, r, err, -1, absent ? EINVAL : ENOMEM);
 		r = madv(h, 4 * pg, adv, &err);
 		snprintf(what, sizeof what, "%s on a range with a hole", names[i]);
-		expect_call(what, r, err, -1, optional && err == EINVAL ? EINVAL : ENOMEM);
+		expect_call(what, r, err, -1, absent ? EINVAL : ENOMEM);
 	}
 	expect_states("contents after every hint", p, "oooo");
 	expect_states("contents of the range with a hole", h, "oo-o");
@@ -1534,6 +1662,7 @@ static const struct {
 	const char *name, *args, *help;
 } subcommands[] = {
 	{ "zero", "dontneed|free [--must-zero]", "DONTNEED/FREE on private anonymous memory reads zero, neighbours untouched" },
+	{ "zero-thp", "dontneed|free [--must-zero]", "the same for 3 pages inside a transparent huge page (exit 3 where none can be had)" },
 	{ "rss", "dontneed|free [--must-drop]", "256 MiB touched, then discarded: mincore and RssAnon drop" },
 	{ "prot", "none|read|mixed [ADVICE] [--must-zero]", "protections survive DONTNEED" },
 	{ "shared", "anon|file", "shared memory keeps its data; FREE is EINVAL" },
@@ -1604,6 +1733,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(report_subcmd, "zero") && arg1)
 		sc_zero(advice_value(arg1), arg1);
+	else if (!strcmp(report_subcmd, "zero-thp") && arg1)
+		sc_zero_thp(advice_value(arg1), arg1);
 	else if (!strcmp(report_subcmd, "rss") && arg1)
 		sc_rss(advice_value(arg1), arg1);
 	else if (!strcmp(report_subcmd, "prot") && arg1)
