@@ -26,8 +26,15 @@
 #
 # PATTERN is a glob over "VARIANT:SCENARIO" (so "sim*:guard-install/*" covers
 # every simulated kernel), FIELD names the record fields that may differ there
-# (ret errno data prot child dumpable res crashed setup).  An exception that
-# no record needs any more fails the suite, so stale ones get removed.
+# (ret errno data prot child dumpable res crashed setup).  FIELD=VALUE lets
+# the field differ only to exactly VALUE in the variant's record (VALUE has
+# no comma or blank): for an approximation whose outcome is known, so that
+# any other outcome still fails.  "guard" is not a field but the per-page
+# rule for emulated guard regions (guard_pages in the comparison): only the
+# pages that are kernel guard regions natively may differ, and only as an
+# emulated guard shows them; data, prot and child are compared exactly on
+# every other page.  An exception that no record needs any more fails the
+# suite, so stale ones get removed.
 #
 # Environment, for working on the harness or the shim:
 #   DIFFERENTIAL_FILTER  globs (space separated) to run only some scenarios
@@ -190,8 +197,9 @@ ran() {
 # The comparison.  Input: the exceptions file, the native records, the
 # variant's records.  Output files (prefix OUT):
 #   OUT.native, OUT.other  each record with excepted fields replaced by
-#                          <excepted:LINE> on both sides, "~" fields dropped
-#                          (kept when strict), sorted
+#                          <excepted:LINE> on both sides, and the pages the
+#                          guard rule explains by <guard:LINE>, "~" fields
+#                          dropped (kept when strict), sorted
 #   OUT.fields             per differing record: the name and the fields
 #   OUT.used               the exceptions file's line numbers that were needed
 COMPARE_AWK='
@@ -231,17 +239,85 @@ function parse(side, line,    n, f, i, eq, key, val, name) {
 		keys[side, name] = keys[side, name] " " key
 	}
 }
-function excepted(name, key,    e) {
+# excepted(name, key, vb): the first exception line that lets field KEY of
+# NAME differ, VB being the value on the variant side, or 0.  A pinned
+# FIELD=VALUE item lets it differ only to exactly VALUE.
+function excepted(name, key, vb,    e) {
 	for (e = 1; e <= nexc; e++)
-		if ((variant ":" name) ~ exc_re[e] && index(exc_fields[e], "," key ","))
+		if ((variant ":" name) ~ exc_re[e] && (e, key) in exc_has &&
+		    (!((e, key) in exc_pin) || exc_pin[e, key] == vb))
 			return e
 	return 0
+}
+# guard_rule(name): the first exception line with the guard rule for NAME, or 0.
+function guard_rule(name,    e) {
+	for (e = 1; e <= nexc; e++)
+		if ((variant ":" name) ~ exc_re[e] && (e, "guard") in exc_has)
+			return e
+	return 0
+}
+function field_of(side, name, key) {
+	return ((side, name, key) in has) ? val_of[side, name, key] : "<absent>"
+}
+function joined(arr, n,    i, s) {
+	s = arr[1]
+	for (i = 2; i <= n; i++) s = s "," arr[i]
+	return s
+}
+# guard_pages(name, e): the guard rule of line E, page by page, as the
+# fuzzer has it (tests/c/fuzz.c, compare_fields): a page that is a kernel
+# guard region natively (data G) may read - in the variant with protection
+# "---" and the same sharing and flags ("rw-pL" -> "---pL"), and G may read
+# - in the child view where the native page is such a guard; every other
+# page must be the same.  Sets gbad[FIELD] for data, prot and child when
+# they differ in some other page; else gval[FIELD] is the field with the
+# explained pages shown as <guard:LINE>, on both sides.
+function guard_pages(name, e,    da, db, pa, pb, ca, cb, n, nc, i, tag, g) {
+	split("", gbad); split("", gval)
+	n = split(field_of(1, name, "data"), da, ",")
+	if (n < 2 || n != split(field_of(2, name, "data"), db, ",") ||
+	    n != split(field_of(1, name, "prot"), pa, ",") ||
+	    n != split(field_of(2, name, "prot"), pb, ",")) {
+		gbad["data"] = gbad["prot"] = gbad["child"] = 1
+		return
+	}
+	tag = "<guard:" exc_line[e] ">"
+	split("", g)
+	for (i = 1; i <= n; i++) {
+		if (da[i] == db[i] && pa[i] == pb[i]) continue
+		if (da[i] == "G" && db[i] == "-" && length(pa[i]) >= 4 &&
+		    pb[i] == "---" substr(pa[i], 4)) {
+			g[i] = 1
+			da[i] = db[i] = pa[i] = pb[i] = tag
+			continue
+		}
+		if (da[i] != db[i]) gbad["data"] = 1
+		if (pa[i] != pb[i]) gbad["prot"] = 1
+	}
+	gval["data"] = joined(da, n); gval["prot"] = joined(pa, n)
+	nc = split(field_of(1, name, "child"), ca, ",")
+	if (nc != n || nc != split(field_of(2, name, "child"), cb, ",")) {
+		gbad["child"] = 1
+		return
+	}
+	for (i = 1; i <= n; i++) {
+		if (ca[i] == cb[i]) continue
+		if (ca[i] == "G" && cb[i] == "-" && g[i]) { ca[i] = tag; continue }
+		gbad["child"] = 1
+	}
+	gval["child"] = joined(ca, n)
 }
 FILENAME == ARGV[1] {
 	if ($0 ~ /^[ \t]*(#|$)/) next
 	nexc++
 	exc_re[nexc] = glob_re($1)
-	exc_fields[nexc] = "," $2 ","
+	nf = split($2, F, ",")
+	for (j = 1; j <= nf; j++) {
+		eq = index(F[j], "=")
+		key = eq ? substr(F[j], 1, eq - 1) : F[j]
+		exc_has[nexc, key] = 1
+		if (eq) exc_pin[nexc, key] = substr(F[j], eq + 1)
+	}
 	exc_line[nexc] = FNR
 	next
 }
@@ -253,6 +329,8 @@ END {
 		la = name; lb = name; diffs = ""
 		nk = split(keys[1, name] keys[2, name], K, " ")
 		split("", done)
+		ge = (present[1, name] && present[2, name]) ? guard_rule(name) : 0
+		guarded = 0
 		for (j = 1; j <= nk; j++) {
 			k = K[j]
 			if (k in done) continue
@@ -261,7 +339,17 @@ END {
 			va = ina ? val_of[1, name, k] : "<absent>"
 			vb = inb ? val_of[2, name, k] : "<absent>"
 			if (va != vb && present[1, name] && present[2, name]) {
-				e = excepted(name, k)
+				if (ge && (k == "data" || k == "prot" || k == "child")) {
+					if (!guarded++) guard_pages(name, ge)
+					if (!(k in gbad)) {
+						print exc_line[ge] > out_u
+						va = vb = gval[k]
+						if (ina) la = la " " k "=" va
+						if (inb) lb = lb " " k "=" vb
+						continue
+					}
+				}
+				e = excepted(name, k, vb)
 				if (e) {
 					print exc_line[e] > out_u
 					va = vb = "<excepted:" exc_line[e] ">"
@@ -474,6 +562,52 @@ same_as_native() {
 	assert_line 'b/x/all missing-in-variant'
 }
 
+@test "comparison: FIELD=VALUE lets the field differ to that value only" {
+	local d="$BATS_TEST_TMPDIR"
+	printf '%s\n' 'c/x/a ret=-1 errno=EINVAL dumpable=1' 'c/x/b ret=-1 errno=EINVAL dumpable=1' \
+		'c/x/c ret=0 errno=kept dumpable=1' 'c/x/d ret=0 errno=kept dumpable=1' >"$d/n.rec"
+	printf '%s\n' 'c/x/a ret=-1 errno=ENOSYS dumpable=1' 'c/x/b ret=-1 errno=EINTR dumpable=1' \
+		'c/x/c ret=-1 errno=ENOSYS dumpable=1' 'c/x/d ret=1 errno=ENOSYS dumpable=1' >"$d/v.rec"
+	printf '%s\n' 'sim:c/* ret=-1,errno=ENOSYS the kernel error' >"$d/exc"
+	EXCEPTIONS="$d/exc" compare_records sim "$d/n.rec" "$d/v.rec" "$d/c"
+	run cat "$d/c.fields"
+	assert_output "$(printf '%s\n' 'c/x/b errno' 'c/x/d ret')"
+	run cat "$d/c.used"
+	assert_output '1'
+}
+
+@test "comparison: the guard rule excuses a native guard page shown as an emulated one, no other page" {
+	local d="$BATS_TEST_TMPDIR"
+	local n='ret=0 errno=kept data=.,W,G,G,W prot=.,rw-s,rw-p,r--pL,rw-p child=.,W,G,G,W dumpable=1'
+	# one record a case: the good one, then one defect each
+	printf 'g/x/%s %s\n' ok "$n" wider "$n" suffix "$n" read "$n" child "$n" childg "$n" \
+		nonguard "$n" >"$d/n.rec"
+	printf '%s\n' \
+		"g/x/ok ret=0 errno=kept data=.,W,-,-,W prot=.,rw-s,---p,---pL,rw-p child=.,W,-,-,W dumpable=1" \
+		"g/x/wider ret=0 errno=kept data=.,W,-,-,W prot=.,rw-s,---p,---pL,r--p child=.,W,-,-,W dumpable=1" \
+		"g/x/suffix ret=0 errno=kept data=.,W,-,-,W prot=.,rw-s,---s,---pL,rw-p child=.,W,-,-,W dumpable=1" \
+		"g/x/read ret=0 errno=kept data=.,W,Z,-,W prot=.,rw-s,---p,---pL,rw-p child=.,W,-,-,W dumpable=1" \
+		"g/x/child ret=0 errno=kept data=.,W,-,-,W prot=.,rw-s,---p,---pL,rw-p child=.,-,-,-,W dumpable=1" \
+		"g/x/childg ret=0 errno=kept data=.,W,-,-,W prot=.,rw-s,---p,---pL,rw-p child=.,W,W,-,W dumpable=1" \
+		"g/x/nonguard ret=0 errno=kept data=.,W,-,-,- prot=.,rw-s,---p,---pL,---p child=.,W,-,-,W dumpable=1" \
+		>"$d/v.rec"
+	printf '%s\n' 'sim*:g/* guard emulated guards' >"$d/exc"
+	EXCEPTIONS="$d/exc" compare_records sim "$d/n.rec" "$d/v.rec" "$d/c"
+	run cat "$d/c.fields"
+	# (a page the rule does not excuse is no guard for the child view either)
+	assert_output "$(printf '%s\n' 'g/x/wider prot' 'g/x/suffix data,prot,child' \
+		'g/x/read data,prot,child' 'g/x/child child' 'g/x/childg child' 'g/x/nonguard data,prot')"
+	run cat "$d/c.used"
+	assert_output '1'
+	# an explained page shows as <guard:LINE> on both sides
+	run grep '^g/x/ok ' "$d/c.other"
+	assert_output --partial 'data=.,W,<guard:1>,<guard:1>,W prot=.,rw-s,<guard:1>,<guard:1>,rw-p'
+	# the rule is the pattern's only: another variant sees every difference
+	EXCEPTIONS="$d/exc" compare_records shim "$d/n.rec" "$d/v.rec" "$d/c"
+	run grep '^g/x/ok ' "$d/c.fields"
+	assert_output 'g/x/ok data,prot,child'
+}
+
 @test "exceptions: every line is PATTERN FIELDS REASON with known fields" {
 	local n=0 line pattern fields reason f
 	while IFS= read -r line || [[ -n $line ]]; do
@@ -486,7 +620,9 @@ same_as_native() {
 		for field in "${f[@]}"; do
 			case $field in
 			ret|errno|data|prot|child|dumpable|res|crashed|setup) ;;
-			*) echo "line $n: unknown field '$field': $line"; return 1 ;;
+			ret=?*|errno=?*|dumpable=?*|res=?*|crashed=?*|setup=?*) ;;
+			guard) ;;
+			*) echo "line $n: unknown field, or a value pinned where none can be: '$field': $line"; return 1 ;;
 			esac
 		done
 	done <"$EXCEPTIONS"

@@ -53,8 +53,11 @@
  *             holds the value it was given before (success must not touch it)
  *   data      per page, what the process reads there:
  *               .  nothing mapped (from /proc/self/smaps)
- *               -  no access: PROT_NONE, a guard region (/proc/self/pagemap
- *                  bit 58) or a read that raised SIGSEGV
+ *               G  a kernel guard region (/proc/self/pagemap bit 58): told
+ *                  apart from "-" because an emulated guard is a PROT_NONE
+ *                  page, and the comparison must know which pages the
+ *                  kernel guards to accept only those (differential.bats)
+ *               -  no access: PROT_NONE or a read that raised SIGSEGV
  *               B  the read raised SIGBUS (a page beyond the end of the file)
  *               Z  all zero
  *               W  the bytes the runner wrote to that page
@@ -75,10 +78,27 @@
  *             what a child forked after the call reads, per page, with the
  *             data tokens ("." where the child has no mapping)
  *   dumpable  prctl(PR_GET_DUMPABLE)
- *   res       mincore per page: 1 resident, 0 not, . unmapped.  Compared
- *             only where the result is promised: advice that discards or
- *             pages out (DONTNEED, DONTNEED_LOCKED, FREE, REMOVE, PAGEOUT,
- *             GUARD_*) prints it as "~res", which comparisons ignore.
+ *   res       mincore per page: 1 resident, 0 not, . unmapped, and for
+ *             MADV_FREE only
+ *               *  a private anonymous page inside the range that was
+ *                  resident before the call: the kernel frees it lazily (it
+ *                  stays resident until reclaim, which may come at any
+ *                  moment), an emulation may free it at once; both are right
+ *             A page not resident before the call must not be after it.
+ *             DONTNEED, DONTNEED_LOCKED, REMOVE and GUARD_INSTALL free what
+ *             they free at once, so their residency is compared as is: an
+ *             emulation that empties pages without freeing them differs.
+ *             Compared for every advice but PAGEOUT, whose result the
+ *             scenario does not decide: whether a page goes depends on swap
+ *             (anonymous pages stay without it), on writeback (a dirty file
+ *             page stays until it is clean, and the file was just written)
+ *             and on other mappings of the page, and the shim's PAGEOUT is
+ *             a hint that frees nothing.  PAGEOUT prints "~res", which
+ *             comparisons ignore unless strict.  The window's mappings are
+ *             too small for a PMD-sized transparent huge page, so THP
+ *             (always or madvise) puts no unwritten page in memory; a
+ *             smaller multi-size one, where enabled, forms natively and
+ *             under the shim alike (the kernel faults the pages in both).
  *
  * A scenario whose process dies prints "NAME crashed=HOW" (a signal name,
  * exit-N, timeout or no-record); one whose set-up fails prints
@@ -368,8 +388,9 @@ static void add_advice(struct advice *a, const char *name, int value,
 		*c = *c == '_' ? '-' : (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
 	a->value = value;
 	a->fork = class == CLASS_FORK;
-	a->res_promised = !(class == CLASS_DESTRUCTIVE || class == CLASS_FILE ||
-			    class == CLASS_GUARD || value == MADV_PAGEOUT);
+	/* see "res" at the top: PAGEOUT's result depends on swap and
+	 * writeback, not on the scenario */
+	a->res_promised = value != MADV_PAGEOUT;
 }
 
 static void build_advices(void)
@@ -884,7 +905,11 @@ static void data_token(char *tok, size_t n, const struct page_obs *o, int i,
 		snprintf(tok, n, ".");
 		return;
 	}
-	if (!o->readable || o->guard) {
+	if (o->guard) {
+		snprintf(tok, n, "G");
+		return;
+	}
+	if (!o->readable) {
 		snprintf(tok, n, "-");
 		return;
 	}
@@ -1019,6 +1044,18 @@ static void free_class(const struct scenario *s, token_t *tok, uintptr_t start,
 			snprintf(tok[i], sizeof tok[i], "OZ");
 }
 
+/* MADV_FREE's residency (see "res" at the top): each private anonymous page
+ * in the range that was resident before the call may be resident or not
+ * after it, printed as '*'; any other page keeps what mincore said. */
+static void free_res_class(const struct scenario *s, struct page_obs *o,
+			   const struct page_obs *before, uintptr_t start, size_t len)
+{
+	for (int i = 0; i < WINDOW_PAGES; i++)
+		if (page_freeable(s->lay, i) && page_in_range(i, start, len) &&
+		    before[i].res == '1' && (o[i].res == '0' || o[i].res == '1'))
+			o[i].res = '*';
+}
+
 static const char *crash_glob, *hang_glob;
 static bool warm;
 
@@ -1049,6 +1086,10 @@ static void run_scenario(const struct scenario *s, int out)
 		write_all(out, r.buf, r.len);
 		return;
 	}
+	/* what was resident before, for FREE (free_res_class); mincore
+	 * faults nothing in */
+	struct page_obs before[WINDOW_PAGES];
+	observe_residency(before);
 	struct iovec iov = { (void *)start, len };
 	long ret;
 	errno = SENTINEL_ERRNO;
@@ -1081,6 +1122,7 @@ static void run_scenario(const struct scenario *s, int out)
 	token_t tok[WINDOW_PAGES];
 	read_tokens(o, tok);
 	if (s->adv->value == MADV_FREE) {
+		free_res_class(s, o, before, start, len);
 		free_class(s, tok, start, len);
 		if (child)
 			free_class(s, child, start, len);
