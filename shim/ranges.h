@@ -22,7 +22,8 @@ struct range_set {
 	struct range r[RANGES_MAX];
 };
 
-/* A futex mutex on one word (the fork table's lock uses it too). */
+/* A futex mutex on one word (the fork table's lock uses it too), described
+ * to helgrind as a mutex when the build has valgrind/helgrind.h. */
 void futex_mutex_lock(_Atomic int *word);
 void futex_mutex_unlock(_Atomic int *word);
 
