@@ -980,11 +980,15 @@ static void threads(void)
 	for (int i = 0; i < FORKERS; i++)
 		pthread_create(&frk[i], NULL, forker, NULL);
 	pthread_create(&sig, NULL, signaller, adv);
-	for (int i = 0; i < ADVISERS; i++)
-		pthread_join(adv[i], NULL);
+	/* The signaller stops once every adviser has finished its loop, and
+	 * signals them until then: an adviser is joined only after that, as
+	 * pthread_kill of a joined thread may touch freed memory (a crash seen
+	 * once, status 139 in the fork suite, when the advisers were joined first). */
 	for (int i = 0; i < FORKERS; i++)
 		pthread_join(frk[i], NULL);
 	pthread_join(sig, NULL);
+	for (int i = 0; i < ADVISERS; i++)
+		pthread_join(adv[i], NULL);
 	printf("threads: forks=%d children-ok=%d bad-calls=%d signals-handled-during-forks=%s\n",
 	       forks_done, children_ok, bad_calls, handled_during_forks > 0 ? "yes" : "no");
 	fflush(stdout);
