@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "next.h"
 #include "shim.h"
 
 enum shim_mode shim_mode = MODE_AUTO;
@@ -62,6 +63,6 @@ __attribute__((constructor)) static void shim_init(void)
 		read_option(&options[i]);
 	observe_init();
 	state_apply_mode();
-	real_resolve();
+	next_resolve();
 	fork_advice_init();
 }

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "next.h"
 #include "rawsys.h"
 #include "shim.h"
 
@@ -67,9 +68,7 @@ static int raw_fadvise(int fd, off64_t offset, off64_t len, int advice)
 
 static int next_fadvise(int fd, off64_t offset, off64_t len, int advice)
 {
-	static void *_Atomic cache;
-	int (*next)(int, off64_t, off64_t, int) =
-		(int (*)(int, off64_t, off64_t, int))real_next("posix_fadvise64", &cache);
+	int (*next)(int, int64_t, int64_t, int) = NEXT(posix_fadvise64);
 	return next ? next(fd, offset, len, advice) : raw_fadvise(fd, offset, len, advice);
 }
 

@@ -594,7 +594,6 @@ static void register_handlers(void)
 
 void fork_advice_init(void)
 {
-	mapchange_resolve();
 	register_handlers();
 }
 

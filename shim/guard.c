@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "ranges.h"
+#include "next.h"
 #include "rawsys.h"
 #include "shim.h"
 
@@ -206,9 +207,7 @@ static int raw_mprotect(void *addr, size_t len, int prot)
 
 SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
-	static void *_Atomic cache;
-	int (*next)(void *, size_t, int) =
-		(int (*)(void *, size_t, int))real_next("mprotect", &cache);
+	int (*next)(void *, size_t, int) = NEXT(mprotect);
 	if (!next)
 		next = raw_mprotect;
 	size_t page = shim_page_size();

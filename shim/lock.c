@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "next.h"
 #include "rawsys.h"
 #include "shim.h"
 
@@ -21,19 +22,15 @@ static int raw_result(long r)
 
 SHIM_EXPORT int mlock(const void *addr, size_t len)
 {
-	static void *_Atomic cache;
 	emulate_note_locking();
-	int (*next)(const void *, size_t) =
-		(int (*)(const void *, size_t))real_next("mlock", &cache);
+	int (*next)(const void *, size_t) = NEXT(mlock);
 	return next ? next(addr, len) : raw_result(raw_syscall(SYS_mlock, addr, len, 0));
 }
 
 SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 {
-	static void *_Atomic cache;
 	emulate_note_locking();
-	int (*next)(const void *, size_t, unsigned int) =
-		(int (*)(const void *, size_t, unsigned int))real_next("mlock2", &cache);
+	int (*next)(const void *, size_t, unsigned int) = NEXT(mlock2);
 	if (next)
 		return next(addr, len, flags);
 #ifdef SYS_mlock2
@@ -46,8 +43,7 @@ SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 
 SHIM_EXPORT int mlockall(int flags)
 {
-	static void *_Atomic cache;
 	emulate_note_locking();
-	int (*next)(int) = (int (*)(int))real_next("mlockall", &cache);
+	int (*next)(int) = NEXT(mlockall);
 	return next ? next(flags) : raw_result(raw_syscall(SYS_mlockall, flags, 0, 0));
 }

@@ -8,10 +8,8 @@
  * is made through fork_track_*(), which change nothing unless it succeeds.
  * Results and errno are the next definition's own.
  *
- * The next definition is found once with dlsym(RTLD_NEXT); while that lookup
- * runs (dlsym may allocate, and an allocator maps memory) or where it finds
- * nothing, the raw syscall is made: SYS_mmap takes a byte offset, SYS_mmap2
- * (32-bit) one in 4096-byte units.
+ * The next definitions come from next.h; without them (before the
+ * constructor, or where there is none) real.c makes the raw syscall.
  *
  * glibc's own calls (malloc's mmap and munmap, thread stacks, dlclose) do not
  * come through here: see the limits in fork.c.
@@ -25,79 +23,25 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "next.h"
 #include "shim.h"
 
-typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
-typedef void *(*mmap64_fn)(void *, size_t, int, int, int, off64_t);
-typedef int (*munmap_fn)(void *, size_t);
-typedef void *(*mremap_fn)(void *, size_t, size_t, int, ...);
-
-static void *_Atomic mmap_cache, *_Atomic mmap64_cache, *_Atomic munmap_cache,
-	*_Atomic mremap_cache;
-
-/* From the constructor: resolve before a signal handler can be first. */
-void mapchange_resolve(void)
+/* The calls as the program asked for them, made through the next definition
+ * (next.h): mmap and mmap64 each with its own offset type. */
+static void *call_next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	real_next("mmap", &mmap_cache);
-	real_next("mmap64", &mmap64_cache);
-	real_next("munmap", &munmap_cache);
-	real_next("mremap", &mremap_cache);
+	void *(*next)(void *, size_t, int, int, int, long) = NEXT(mmap);
+	if (next)
+		return next(addr, len, prot, flags, fd, (long)off);
+	return real_mmap(addr, len, prot, flags, fd, off);
 }
 
-static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+static void *call_next_mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-#ifdef SYS_mmap2
-	if (off & 4095) {
-		errno = EINVAL;
-		return MAP_FAILED;
-	}
-	return (void *)syscall(SYS_mmap2, addr, len, prot, flags, fd,
-			       (unsigned long)((uint64_t)off >> 12));
-#else
-	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, (long)off);
-#endif
-}
-
-static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	mmap_fn next = (mmap_fn)real_next("mmap", &mmap_cache);
+	void *(*next)(void *, size_t, int, int, int, int64_t) = NEXT(mmap64);
 	if (next)
 		return next(addr, len, prot, flags, fd, off);
-	return raw_mmap(addr, len, prot, flags, fd, off);
-}
-
-static void *next_mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
-{
-	mmap64_fn next = (mmap64_fn)real_next("mmap64", &mmap64_cache);
-	if (next)
-		return next(addr, len, prot, flags, fd, off);
-	return raw_mmap(addr, len, prot, flags, fd, off);
-}
-
-void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
-{
-	if (sizeof(off_t) == sizeof(int64_t))
-		return next_mmap(addr, len, prot, flags, fd, (off_t)off);
-	return next_mmap64(addr, len, prot, flags, fd, off);
-}
-
-int real_munmap(void *addr, size_t len)
-{
-	munmap_fn next = (munmap_fn)real_next("munmap", &munmap_cache);
-	if (next)
-		return next(addr, len);
-	return (int)syscall(SYS_munmap, addr, len);
-}
-
-/* The new address is always passed on: some libc versions forward it only
- * with MREMAP_FIXED, and MREMAP_DONTUNMAP then gets whatever is in the
- * register. */
-void *real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
-{
-	mremap_fn next = (mremap_fn)real_next("mremap", &mremap_cache);
-	if (next)
-		return next(old, old_len, new_len, flags, new_addr);
-	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+	return real_mmap(addr, len, prot, flags, fd, off);
 }
 
 /* ---- the calls as fork_track_*() make them ---- */
@@ -113,8 +57,8 @@ struct map_call {
 static intptr_t call_mmap(void *arg)
 {
 	const struct map_call *c = arg;
-	void *p = c->is64 ? next_mmap64(c->addr, c->len, c->prot, c->flags, c->fd, c->off)
-			  : next_mmap(c->addr, c->len, c->prot, c->flags, c->fd, (off_t)c->off);
+	void *p = c->is64 ? call_next_mmap64(c->addr, c->len, c->prot, c->flags, c->fd, c->off)
+			  : call_next_mmap(c->addr, c->len, c->prot, c->flags, c->fd, (off_t)c->off);
 	return (intptr_t)p;
 }
 
@@ -190,7 +134,7 @@ static void *remapped(void *p, void *old, size_t old_len, size_t new_len, int fl
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (SHIM_LIKELY(!fork_advice_busy()))
-		return mapped(next_mmap(addr, len, prot, flags, fd, off), len);
+		return mapped(call_next_mmap(addr, len, prot, flags, fd, off), len);
 	struct map_call c = { addr, len, prot, flags, fd, off, false };
 	return mapped((void *)fork_track_map((uintptr_t)addr, len, flags & MAP_FIXED,
 					     call_mmap, &c), len);
@@ -199,7 +143,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	if (SHIM_LIKELY(!fork_advice_busy()))
-		return mapped(next_mmap64(addr, len, prot, flags, fd, off), len);
+		return mapped(call_next_mmap64(addr, len, prot, flags, fd, off), len);
 	struct map_call c = { addr, len, prot, flags, fd, off, true };
 	return mapped((void *)fork_track_map((uintptr_t)addr, len, flags & MAP_FIXED,
 					     call_mmap, &c), len);

@@ -60,11 +60,6 @@ enum advice_state state_ensure(int advice);
 long real_madvise(uintptr_t start, size_t len, int advice);
 long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,
 			  unsigned int flags);
-/* The next definition of a libc function, or NULL when there is none or a
- * resolution is under way (dlsym may call malloc, which may call madvise):
- * the caller then makes the raw syscall. */
-void *real_next(const char *name, void *_Atomic *cache);
-void real_resolve(void);
 /* direct entry for the hot path: sets errno like libc's madvise */
 extern int (*_Atomic real_madvise_fn)(void *, size_t, int);
 
@@ -117,7 +112,6 @@ intptr_t fork_exclude(uintptr_t a, uintptr_t b, map_op_fn op, void *arg);
 void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off);
 int real_munmap(void *addr, size_t len);
 void *real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
-void mapchange_resolve(void);
 
 /* ---- finding mappings (mapinfo.c) ---- */
 enum vma_kind { VMA_ANON, VMA_FILE, VMA_SPECIAL, VMA_PFNMAP };

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <fcntl.h>
 
+#include "next.h"
 #include "rawsys.h"
 #include "shim.h"
 
@@ -66,8 +67,7 @@ SHIM_EXPORT long syscall(long number, ...)
 	va_end(ap);
 	if (SHIM_UNLIKELY(advise_number(number)) && shim_mode != MODE_OFF)
 		return advise(number, a, b, c, d, e, __builtin_return_address(0));
-	static void *_Atomic cache;
-	long (*next)(long, ...) = (long (*)(long, ...))real_next("syscall", &cache);
+	long (*next)(long, ...) = NEXT(syscall);
 	if (next)
 		return next(number, a, b, c, d, e, f);
 	long r = raw_syscall6(number, a, b, c, d, e, f);

@@ -18,7 +18,7 @@ setup() {
 }
 
 @test "the version script hides internal functions" {
-	local internal=' (shim_madvise|emulate_madvise|vma_walk|real_next|state_learn|real_mmap|fork_track_map|emulate_fork_advice|guard_forget)$'
+	local internal=' (shim_madvise|emulate_madvise|vma_walk|next_resolve|state_learn|real_mmap|fork_track_map|emulate_fork_advice|guard_forget)$'
 	# nm itself must work, or an empty listing would pass
 	run nm -D "$MADVISE_SHIM_LIB"
 	assert_success

@@ -482,3 +482,19 @@ errno_table_same() {
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim]" { scenario sim guard-many; }
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim-6.6]" { scenario sim-6.6 guard-many; }
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim-remap]" { scenario sim-remap guard-many; }
+
+# ---- resolution of the next definitions ----------------------------------------------------
+
+@test "first calls from a signal handler while another thread holds the loader's lock do not block" {
+	# tests/c/first_call.c: a next definition looked up on first use would
+	# wait in dlsym for the lock for good; the constructor resolved them all
+	export FIRST_CALL_CTOR="$TEST_PROGS_DIR/blocking-ctor.so"
+	run timeout 60 "$TEST_PROGS_DIR/first-call"
+	assert_success
+	local native=$output
+	run timeout 60 env LD_PRELOAD="$MADVISE_SHIM_LIB" "$TEST_PROGS_DIR/first-call"
+	assert_success
+	assert_line 'first-call: done'
+	# every call gave what it gives without the shim
+	assert_equal "$output" "$native"
+}

@@ -372,8 +372,6 @@ HELGRIND_KNOWN=(
 	'live|tables overlaps_unlocked'
 	# emulate.c's learnt facts: atomics filled once, each thread that finds out storing the same value
 	'have_dontunmap|have_dontunmap_file|have_thp|have_ksm cached_fact'
-	# real_next()'s pointers, stored with release, read with acquire, and its flag (gcc's names, then clang's)
-	'(cache|resolving)\.[0-9]+|[A-Za-z0-9_]+\.cache|real_next\.resolving real_next'
 	# the maps parser's buffer, taken by an acquiring exchange on big_chunk_busy, given back by a release store
 	'big_chunk|big_chunk_busy walk_maps_file|(__GI___libc_|__libc_)?read'
 )
