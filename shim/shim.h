@@ -17,8 +17,13 @@
 #define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* An emulation routine returns 0 or -errno, or SHIM_PASS when it cannot
- * emulate faithfully: the caller then gives the kernel's own answer. */
-#define SHIM_PASS 1
+ * emulate faithfully: the caller then gives the kernel's own answer.
+ * vma_walk returns it too when the lookup itself fails (a /proc file that
+ * cannot be opened or read).  Its value is one no result can take: below
+ * -4095, the lowest -errno; negative, so neither a count nor the nonzero
+ * value a visitor stops a walk with (1 for "found"); and within an int, so
+ * that no conversion changes it. */
+#define SHIM_PASS (-4096)
 
 /* ---- configuration (config.c) ---- */
 enum shim_mode { MODE_AUTO, MODE_EMULATE, MODE_OFF };
@@ -49,6 +54,21 @@ static inline int advice_emulation(int advice)
 	return shim_emulation[advice] - 1;
 }
 
+/* Facts about the kernel learnt once: FACT_UNKNOWN until learn() can tell. */
+enum { FACT_UNKNOWN, FACT_YES, FACT_NO };
+/* learn answers FACT_YES, FACT_NO, or FACT_UNKNOWN when it could not tell
+ * (a transient shortage): that is not remembered, the next call asks again. */
+static inline int fact_cached(_Atomic int *fact, int (*learn)(void))
+{
+	int f = atomic_load_explicit(fact, memory_order_relaxed);
+	if (f == FACT_UNKNOWN) {
+		f = learn();
+		if (f != FACT_UNKNOWN)
+			atomic_store_explicit(fact, f, memory_order_relaxed);
+	}
+	return f;
+}
+
 void state_apply_mode(void);
 enum advice_state state_learn(int advice, long kernel_result,
 			      uintptr_t start, size_t len);
@@ -63,20 +83,41 @@ long real_process_madvise(int pidfd, const void *iov, size_t vlen, int advice,
 /* direct entry for the hot path: sets errno like libc's madvise */
 extern int (*_Atomic real_madvise_fn)(void *, size_t, int);
 
-/* ---- the madvise semantics (emulate.c) ---- */
+/* ---- the madvise semantics (core/dispatch.c) ---- */
 long shim_madvise(uintptr_t start, size_t len, int advice);
 long emulate_madvise(uintptr_t start, size_t len, int advice,
 		     enum advice_state st);
-void emulate_note_locking(void);
 
 struct vma;
-/* Per-class emulations, each over a checked, page-aligned, non-empty range;
- * each returns 0, -errno or SHIM_PASS. */
+/* Per-class emulations (emulate/), each over a checked, page-aligned,
+ * non-empty range; each returns 0, -errno or SHIM_PASS. */
+long emulate_discard(uintptr_t start, uintptr_t end, int advice);     /* discard.c */
+long emulate_hint(uintptr_t start, uintptr_t end, int advice);        /* hints.c */
+long emulate_dontdump(uintptr_t start, uintptr_t end);                /* hints.c */
 long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice); /* fork.c */
 long emulate_populate(uintptr_t start, uintptr_t end, int advice);    /* populate.c */
-long emulate_remove(uintptr_t start, uintptr_t end);                   /* filemap.c */
+long emulate_remove(uintptr_t start, uintptr_t end);                  /* remove.c */
+/* The mlock family was called: DONTNEED must look for locked mappings, and
+ * discard_lock_needs says what a walk must read for that (discard.c). */
+void emulate_note_locking(void);
+int discard_lock_needs(void);
+/* The file behind a mapping, checked to be the one mapped, and a private
+ * file mapping's part mapped again from it (mem/filemap.c). */
+int open_mapped_file(const struct vma *v, int flags);
 long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to);
-/* MADV_DONTNEED's effect on one private mapping's part (emulate.c) */
+/* Emptying private pages as MADV_DONTNEED does (mem/empty.c).  empty_move moves
+ * them away with mremap(MREMAP_DONTUNMAP), in pieces where needed; in_child:
+ * in a fork child, where no fork needs keeping out.  empty_can_move says
+ * (FACT_*) whether mremap can for private anonymous (or, with file, file)
+ * memory, learning it on a scratch page; empty_known_move says what is known
+ * without learning; empty_moved records a move that worked.  empty_remap
+ * maps fresh pages with the mapping's flags and its kept advice. */
+long empty_move(uintptr_t from, uintptr_t to, bool in_child);
+int empty_can_move(bool file);
+int empty_known_move(bool file);
+void empty_moved(bool file);
+long empty_remap(const struct vma *v, uintptr_t from, uintptr_t to);
+/* MADV_DONTNEED's effect on one private mapping's part (emulate/discard.c) */
 long discard_range(const struct vma *v, uintptr_t from, uintptr_t to);
 /* what a walk must read to see locked mappings (emulate.c) */
 int discard_walk_needs(void);

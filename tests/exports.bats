@@ -42,3 +42,28 @@ setup() {
 	run sh -c "nm -D --defined-only '$MADVISE_SHIM_LIB' | grep -c -E ' posix_fadvise(64)?\$'"
 	assert_output 2
 }
+
+@test "every object calls only its own layer or lower ones (shim/README.md)" {
+	run "$SOURCE_ROOT/scripts/check-layers" "$BUILD_ROOT" "$SOURCE_ROOT"
+	assert_success
+	assert_output ''
+}
+
+@test "the layering check fails on an upward call and on an exception no longer needed" {
+	# a copy of the objects where a mem/ object uses a core/ function
+	local t=$BATS_TEST_TMPDIR objs=$BATS_TEST_TMPDIR/shim/libmadvise-shim.so.p
+	mkdir -p "$objs" "$t/src/shim"
+	cp "$BUILD_ROOT"/shim/libmadvise-shim.so.p/*.o "$objs/"
+	printf 'long shim_madvise(unsigned long, unsigned long, int);\nlong upward(void) { return shim_madvise(0, 0, 0); }\n' >"$t/up.c"
+	cc -c -o "$objs/mem_upward.c.o" "$t/up.c"
+	cp "$SOURCE_ROOT/shim/layers-exceptions.txt" "$t/src/shim/"
+	run "$SOURCE_ROOT/scripts/check-layers" "$t" "$t/src"
+	assert_failure 1
+	assert_output 'check-layers: mem/upward.c calls shim_madvise (core/dispatch.c), a higher layer'
+	# an exception whose call is gone
+	rm "$objs/mem_upward.c.o"
+	echo 'mem/filemap.c shim_madvise  never made' >>"$t/src/shim/layers-exceptions.txt"
+	run "$SOURCE_ROOT/scripts/check-layers" "$t" "$t/src"
+	assert_failure 1
+	assert_output --partial 'mem/filemap.c shim_madvise is listed in layers-exceptions.txt but no longer happens'
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Emulated MADV_DONTFORK, DOFORK, WIPEONFORK and KEEPONFORK (shim/fork.c,
-# shim/mapchange.c), against the native kernel.
+# Emulated MADV_DONTFORK, DOFORK, WIPEONFORK and KEEPONFORK (shim/emulate/fork.c,
+# shim/entry/mapchange.c), against the native kernel.
 #
 # tests/c/fork_advice.c prints one canonical record per scenario: the results
 # of the calls and what a child (and a grandchild) of fork sees page by page.
@@ -109,7 +109,7 @@ same_as_native() {
 # What the kernel does, spelt out, so that the program and the oracle agree
 # on the basics before the variants are compared with it.
 @test "native: the kernel's answers for the basic scenarios" {
-	records native dontfork dofork wipe keeponfork wipe-dontfork holes unmap-remap
+	records native dontfork dofork wipe keeponfork wipe-dontfork holes unmap-remap wipe-kept-advice
 	assert_line "dontfork: dontfork=0 child=o--o grand=o--o parent=oooo"
 	assert_line "dofork: dontfork=0 dofork=0 child=-oo- grand=-oo- parent=oooo"
 	assert_line "wipe: wipe=0 child=ozzo grand=ozzo parent=oooo"
@@ -117,6 +117,8 @@ same_as_native() {
 	assert_line "wipe-dontfork: wipe=0 dontfork=0 child=zz-- grand=zz-- parent=oooo"
 	assert_line "holes: dontfork=ENOMEM wipe=ENOMEM r-dontfork=ENOMEM r-dofork=ENOMEM keep-hole-only=ENOMEM child=---/z-z/o-o grand=z-z"
 	assert_line "unmap-remap: wipe=0 dontfork=0 wipe-all=0 child=zooz/-o--/oooo"
+	# the child's wiped pages keep VmFlags dd (child= z, not x, first)
+	assert_line "wipe-kept-advice: dontdump=0 wipe=0 child=zz"
 }
 
 # ---- every scenario, native against each variant ---------------------------

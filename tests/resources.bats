@@ -377,7 +377,7 @@ reserve() {
 # it leaves alone: mremap(MREMAP_DONTUNMAP) refuses it, and a remap would
 # round to whole huge pages where the kernel rounds down (DONTNEED of one
 # base page frees nothing), so the call fails with the simulated kernel's
-# error for the missing advice, every byte as it was (shim/emulate.c,
+# error for the missing advice, every byte as it was (shim/emulate/discard.c,
 # discard_private_once).  PAGEOUT, emulated as a hint, answers 0 where the
 # kernel refuses hugetlb with EINVAL (documented, docs/reliability.md).
 HUGETLB_SHIM='

@@ -482,6 +482,13 @@ errno_table_same() {
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim]" { scenario sim guard-many; }
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim-6.6]" { scenario sim-6.6 guard-many; }
 @test "guard-many: 40 guard parts survive mprotect and mremap [sim-remap]" { scenario sim-remap guard-many; }
+# The shim's own failure: a lookup that cannot open /proc/self/maps or smaps
+# (every descriptor taken).  Only where each lookup opens the file: with the
+# maps parser, chosen or for want of PROCMAP_QUERY; the ioctl's descriptor
+# is kept open from the first lookup on.  No native run: the kernel needs no
+# lookup there.
+@test "guard-nofd: no descriptor for the lookup: mprotect over guards is ENOMEM, no guard opened [sim-maps]" { scenario sim-maps guard-nofd; }
+@test "guard-nofd: no descriptor for the lookup: mprotect over guards is ENOMEM, no guard opened [sim-6.6]" { scenario sim-6.6 guard-nofd; }
 
 # ---- resolution of the next definitions ----------------------------------------------------
 

@@ -175,6 +175,100 @@ stress() {
 	stress sim-remap guards 5000
 }
 
+# ---- 1c. cancellation inside the guard lock ------------------------------------------------
+# Each round a thread loops mprotect over 8 emulated guard parts (the shim
+# reads smaps for each, under its guard lock) and another cancels it, at the
+# thread's 1st to 3rd call after a varying spin; then the main thread's
+# mprotect over the guards must return 0.  A thread cancelled inside the lock
+# leaves it held and that mprotect waits for good: the library before
+# ranges_lock disabled cancellation hangs in the first round.  At the end a
+# fork must return and leave cancellation enabled on both sides, and
+# GUARD_REMOVE must give every guard page back empty.
+
+# stress_hang_killed VARIANT SUBCOMMAND ARGS...: as stress, but a run still
+# going after 120 s (about a second of work: a hang guard, not a timing
+# assertion) is killed with SIGKILL, it and everything in its process group.
+# A program waiting on the guard lock has every signal blocked (the lock's
+# holder blocks them), so timeout's SIGTERM would end only the shell around
+# it and leave it running, holding bats' output pipe open for good.
+stress_hang_killed() {
+	local variant=$1
+	shift
+	run timeout --signal=KILL 120 \
+		bash -c "$(declare -f in_variant); in_variant \"\$@\"" in_variant \
+		"$variant" "$STRESS" "$@"
+	if ((status == 137)); then
+		echo "$variant $*: still running after 120 s: a deadlock (killed)"
+	fi
+	assert_success
+	assert_line --regexp "^passed: $1 \\([0-9]+ checks\\)$"
+}
+
+# stress_hang_killed_env ENV SUBCOMMAND ARGS...: the same under madvise-sim
+# with the environment ENV (a LD_PRELOAD of more than the shim) instead.
+stress_hang_killed_env() {
+	local env=$1
+	shift
+	run timeout --signal=KILL 120 "$MADVISE_SIM" -- env "$env" "$STRESS" "$@"
+	if ((status == 137)); then
+		echo "$env $*: still running after 120 s: a deadlock (killed)"
+	fi
+	assert_success
+	assert_line --regexp "^passed: $1 \\([0-9]+ checks\\)$"
+}
+
+@test "cancel: threads cancelled inside mprotect over guards, the program's own oracle [native]" {
+	need_advice GUARD_INSTALL GUARD_REMOVE
+	stress_hang_killed native cancel 300
+}
+
+@test "cancel: threads cancelled inside mprotect over emulated guards leave no lock held [sim]" {
+	stress_hang_killed sim cancel 300
+	assert_line --regexp '^ok cancel: the target ended cancelled in each of 300 rounds '
+	assert_line 'ok cancel: main'"'"'s mprotect over the guards returned 0, errno kept, after each round'
+	assert_line 'ok cancel: a fork returns, and its child has cancellation enabled'
+}
+
+@test "cancel: the same with the maps parser [sim-maps]" {
+	stress_hang_killed sim-maps cancel 200
+}
+
+# The guard lock may be taken again by its holder.  A preloaded library whose
+# constructor runs before the shim's registers its pthread_atfork handlers
+# first, so fork runs its prepare handler after the shim's (the guard lock
+# held) and its parent and child handlers before the shim's (still held).
+# Each maps and unmaps a page, which the shim's munmap follows under the
+# guard lock while emulated guards exist: a lock its holder cannot take
+# again makes that fork wait for itself, for good.
+@test "cancel: atfork handlers of other code unmap memory while fork holds the guard lock [sim]" {
+	local src="$BATS_TEST_TMPDIR/atfork.c" lib="$BATS_TEST_TMPDIR/libatfork.so"
+	cat >"$src" <<'EOF'
+/* fork handlers registered before the shim's, each mapping and unmapping a
+ * page; exit status 3 if either call fails. */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void churn(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || munmap(p, pg) != 0)
+		_exit(3);
+}
+
+__attribute__((constructor)) static void early(void)
+{
+	pthread_atfork(churn, churn, churn);
+}
+EOF
+	run cc -shared -fPIC -O1 -pthread -o "$lib" "$src"
+	assert_success
+	# the guards workload forks (guards 400: 3 times) with a guard in place
+	stress_hang_killed_env "LD_PRELOAD=$MADVISE_SHIM_LIB:$lib" guards 400
+	assert_line --regexp '^ok guards: forker thread, 3 rounds, no failure$'
+}
+
 # ---- 2b. signals --------------------------------------------------------------------------
 # The main loop calls madvise (DONTNEED and FREE on its pages, a call over a
 # hole that must give ENOMEM, WIPEONFORK/KEEPONFORK toggles that take the
@@ -346,8 +440,8 @@ init_index() {
 
 # ---- race detectors ---------------------------------------------------------------------
 # helgrind sees every access, the shim's included.  The shim's two locks, the
-# fork table's (shim/fork.c: lock_owner, lock_depth, live, tables) and the
-# guard table's (shim/guard.c: guards), are futex locks of shim/ranges.c,
+# fork table's (shim/emulate/fork.c: lock_owner, lock_depth, live, tables) and the
+# guard table's (shim/emulate/guard.c: guards), are futex locks of shim/mem/ranges.c,
 # which tells helgrind when each is taken and given back (valgrind's client
 # requests), and that the guard table's count is read without the lock on
 # purpose.  So an access to those tables that their lock does not order is a
@@ -370,8 +464,8 @@ HELGRIND_KNOWN=(
 	'lock_owner hold'
 	# overlaps_unlocked() reads the fork table unlocked and drops its answer if table_seq moved meanwhile
 	'live|tables overlaps_unlocked'
-	# emulate.c's learnt facts: atomics filled once, each thread that finds out storing the same value
-	'have_dontunmap|have_dontunmap_file|have_thp|have_ksm cached_fact'
+	# the learnt facts (core/dispatch.c, mem/empty.c): atomics filled once, each thread that finds out storing the same value
+	'have_dontunmap|have_dontunmap_file|have_thp|have_ksm fact_cached|empty_can_move|empty_known_move|empty_moved'
 	# the maps parser's buffer, taken by an acquiring exchange on big_chunk_busy, given back by a release store
 	'big_chunk|big_chunk_busy walk_maps_file|(__GI___libc_|__libc_)?read'
 )
@@ -522,7 +616,7 @@ need_helgrind() {
 tsan_build() {
 	command -v clang >/dev/null || skip_missing clang clang
 	TSAN_STRESS="$BATS_TEST_TMPDIR/madvise-stress-tsan"
-	run clang -fsanitize=thread -g -O1 -D_GNU_SOURCE -I"$SOURCE_ROOT/shim" -pthread \
+	run clang -fsanitize=thread -g -O1 -D_GNU_SOURCE -I"$SOURCE_ROOT/shim" -I"$SOURCE_ROOT/shim/sys" -pthread \
 		-o "$TSAN_STRESS" "$SOURCE_ROOT/tests/c/stress.c"
 	assert_success
 }

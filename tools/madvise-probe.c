@@ -3,7 +3,7 @@
  *
  * Each advice value of advice_table.h is tried once on a scratch mapping of
  * the kind a kernel that has the value accepts (the same kinds the shim's
- * own probe in shim/state.c uses).  Where the effect can be seen, the page
+ * own probe in shim/kernel/state.c uses).  Where the effect can be seen, the page
  * is read back, so that a kernel (or an emulator such as qemu-user) that
  * answers 0 and does nothing shows up as "fake-success".
  *
@@ -356,7 +356,7 @@ static const char *shim_empties(const struct report *r)
 }
 
 /* The shim's action in its default mode (MADVISE_SHIM_MODE=auto), from the
- * table's emulation kind and the kernel's answer.  Mirrors shim/emulate.c. */
+ * table's emulation kind and the kernel's answer.  Mirrors shim/core/dispatch.c. */
 static const char *shim_for_advice(const struct report *r, size_t i, char *buf, size_t n)
 {
 	const struct advice_info *ai = &advice_table[i];

@@ -452,6 +452,31 @@ static void sc_wipe_noreserve(void)
 	field("child", "%s", v.child); /* 'x' first: nr was lost */
 }
 
+static bool kept_before;
+
+static void child_kept_advice(char *p, size_t npages)
+{
+	(void)npages;
+	/* the first page as 'x' if the wipe lost the parent's VmFlags dd */
+	if (vmflag(p, "dd") != kept_before)
+		memset(p, 1, pg);
+}
+
+/* Advice the kernel keeps as a flag of the mapping (DONTDUMP: VmFlags dd)
+ * stays on the wiped pages, however the wipe is done: a remap in the child
+ * (no MREMAP_DONTUNMAP) must give it again.  Where DONTDUMP is emulated too
+ * there is no flag, before or after. */
+static void sc_wipe_kept_advice(void)
+{
+	char *p = anon(2);
+	field("dontdump", "%s", adv(p, 2, MADV_DONTDUMP));
+	kept_before = vmflag(p, "dd");
+	field("wipe", "%s", adv(p, 2, MADV_WIPEONFORK));
+	struct view v;
+	fork_view(p, 2, false, child_kept_advice, &v);
+	field("child", "%s", v.child);
+}
+
 static void sc_errors(void)
 {
 	char *sh = map_at(area(2), 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
@@ -805,6 +830,7 @@ static const struct scenario scenarios[] = {
 	{ "wipe-dontfork", sc_wipe_dontfork },
 	{ "wipe-prot", sc_wipe_prot },
 	{ "wipe-noreserve", sc_wipe_noreserve },
+	{ "wipe-kept-advice", sc_wipe_kept_advice },
 	{ "errors", sc_errors },
 	{ "special", sc_special },
 	{ "holes", sc_holes },

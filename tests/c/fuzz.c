@@ -1884,7 +1884,7 @@ static int call_range(const char *call, bool *in, int max)
 }
 
 /* The one error a simulated kernel gives for advice the shim hands back to
- * it (pass_error, shim/emulate.c), or NULL for a variant the comparison
+ * it (pass_error, shim/core/dispatch.c), or NULL for a variant the comparison
  * does not know, which then gets no such approximation:
  *   sim      madvise-sim takes madvise and process_madvise away: ENOSYS
  *   sim-4.4  madvise is there but predates COLLAPSE (6.1) and POPULATE_WRITE

@@ -1598,6 +1598,99 @@ static void sc_guard_many(void)
 	expect_access("and are readable", k, "aa", false);
 }
 
+/* Every descriptor the process may open, taken: the soft limit lowered and
+ * /dev/null opened until open fails with EMFILE; then given back. */
+#define NOFD_MAX 64
+static int nofd_held[NOFD_MAX];
+static int nofd_count;
+static struct rlimit nofd_limit;
+
+static void take_every_fd(void)
+{
+	if (getrlimit(RLIMIT_NOFILE, &nofd_limit))
+		setup_failed("getrlimit(RLIMIT_NOFILE)");
+	struct rlimit low = nofd_limit;
+	low.rlim_cur = NOFD_MAX / 2;
+	if (setrlimit(RLIMIT_NOFILE, &low))
+		setup_failed("setrlimit(RLIMIT_NOFILE, %d)", NOFD_MAX / 2);
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EMFILE)
+				setup_failed("open(/dev/null)");
+			return;
+		}
+		if (nofd_count == NOFD_MAX)
+			setup_failed("open(/dev/null) %d times and no EMFILE", NOFD_MAX);
+		nofd_held[nofd_count++] = fd;
+	}
+}
+
+static void give_back_fds(void)
+{
+	while (nofd_count)
+		close(nofd_held[--nofd_count]);
+	if (setrlimit(RLIMIT_NOFILE, &nofd_limit))
+		setup_failed("setrlimit(RLIMIT_NOFILE) back");
+}
+
+/* mprotect over emulated guards when the shim cannot look the mapping up:
+ * every descriptor is taken, and the lookup needs one for /proc/self/maps
+ * (MADVISE_SHIM_LOOKUP=maps, or a kernel without PROCMAP_QUERY) or smaps
+ * (the access a guard's mapping may take).  The shim cannot tell then how
+ * far PROT_GROWSDOWN reaches, nor whether the kernel would refuse the
+ * access: the call fails with ENOMEM, the kernel's error when it lacks the
+ * resources, with no guard page opened and no record changed.  For the
+ * shim's emulation only: the native kernel needs no lookup. */
+static void sc_guard_nofd(void)
+{
+	int err;
+	char *g = mmap(NULL, 8 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+	if (g == MAP_FAILED)
+		setup_failed("mmap(MAP_GROWSDOWN)");
+	int r = madv(g + pg, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(page 1 of a PROT_NONE MAP_GROWSDOWN mapping, GUARD_INSTALL)", r, err,
+		    0, 0);
+	char *k = map_anon(3);
+	r = madv(k + pg, pg, MADV_GUARD_INSTALL, &err);
+	expect_call("madvise(page 1 of 3 read-write pages, GUARD_INSTALL)", r, err, 0, 0);
+
+	take_every_fd();
+	errno = 0;
+	int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	check(spare < 0 && errno == EMFILE, "every descriptor taken (%d more opened): open "
+	      "fails with EMFILE", nofd_count);
+	errno = 0;
+	r = mprotect(g + 6 * pg, pg, PROT_READ | PROT_GROWSDOWN);
+	expect_call("no descriptor free: mprotect(page 6, PROT_READ|PROT_GROWSDOWN)", r, errno, -1,
+		    ENOMEM);
+	expect_access("nothing changed: all 8 pages, the guard at 1", g, "ssssssss", false);
+	errno = 0;
+	r = mprotect(k, 3 * pg, PROT_READ);
+	expect_call("no descriptor free: mprotect(page, guard, page; PROT_READ)", r, errno, -1,
+		    ENOMEM);
+	expect_access("page 0 took PROT_READ before the guard, page 2 was not reached", k, "ssa",
+		      true);
+	expect_access("and the guard faults", k, "asa", false);
+	give_back_fds();
+
+	/* with descriptors again, each call does what the kernel's does, and
+	 * the records still hold the protection each guard had */
+	errno = 0;
+	r = mprotect(g + 6 * pg, pg, PROT_READ | PROT_GROWSDOWN);
+	expect_call("mprotect(page 6, PROT_READ|PROT_GROWSDOWN)", r, errno, 0, 0);
+	expect_access("pages 0 to 6 readable but the guard at 1, page 7 not reached", g,
+		      "asaaaaas", false);
+	r = madv(g + pg, pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(page 1, GUARD_REMOVE)", r, err, 0, 0);
+	expect_access("page 1 has PROT_READ, not more", g + pg, "a", false);
+	expect_access("page 1 is not writable", g + pg, "s", true);
+	r = madv(k, 3 * pg, MADV_GUARD_REMOVE, &err);
+	expect_call("madvise(all 3 read-write pages, GUARD_REMOVE)", r, err, 0, 0);
+	expect_access("the guard gives back read-write, page 0 keeps PROT_READ", k, "saa", true);
+	expect_states("the guard page comes back empty, the others untouched", k, "ozo");
+}
+
 struct caller {
 	char *base;
 	int advice;
@@ -1684,6 +1777,7 @@ static const struct {
 	{ "populate", "", "POPULATE_* change no byte, even with concurrent writers" },
 	{ "guard", "", "guard pages fault; removing them gives empty pages" },
 	{ "guard-many", "", "40 guard parts survive mprotect and mremap, a guard survives PROT_GROWSDOWN; GUARD_REMOVE restores each; GUARD_INSTALL over 20 parts; mprotect from a guard: EACCES, ENOMEM at a hole" },
+	{ "guard-nofd", "", "with every descriptor taken, a guard mprotect the shim cannot look up (MADVISE_SHIM_LOOKUP=maps): ENOMEM, nothing opened (shim only)" },
 	{ "threads", "ADVICE COUNT", "8 threads advise their own pages COUNT times each" },
 	{ "raw-syscall", "", "madvise through syscall(SYS_madvise)" },
 	{ "which", "", "name the object whose madvise this process calls" },
@@ -1776,6 +1870,8 @@ int main(int argc, char **argv)
 		sc_guard();
 	else if (!strcmp(report_subcmd, "guard-many"))
 		sc_guard_many();
+	else if (!strcmp(report_subcmd, "guard-nofd"))
+		sc_guard_nofd();
 	else if (!strcmp(report_subcmd, "threads") && npos > 2 && atol(pos[2]) > 0)
 		sc_threads(advice_value(arg1), arg1, atol(pos[2]));
 	else if (!strcmp(report_subcmd, "raw-syscall"))

@@ -1269,6 +1269,143 @@ static void sc_guards(long ops)
 	      "guards: page 0 comes back readable and empty");
 }
 
+/* ---- 2f. cancellation inside the shim --------------------------------- */
+
+/* A thread cancelled while it is inside an mprotect over emulated guard
+ * pages: the shim holds its guard lock there and reads smaps (open and read
+ * are cancellation points) for each guard part, the access it may take.  A
+ * cancellation acted on there would end the thread with the lock held, and
+ * every later mprotect over guards, GUARD_INSTALL, GUARD_REMOVE and fork
+ * would wait for it for good.  Each round a target thread loops mprotect
+ * over 8 guard parts, whose smaps reads take most of its time, with
+ * pthread_testcancel between calls; a canceller waits for the target's
+ * 1st to 3rd call and a varying count of spins, and cancels it (deferred).
+ * The target must end cancelled, and the main thread's mprotect over the
+ * guards must return.  A hang is what the bats file's timeout catches. */
+#define CANCEL_PAGES 16      /* a guard on every other page */
+#define CANCEL_CALLS 100000L /* the target's bound: it is cancelled long before */
+
+struct cancel_job {
+	char *base;
+	pthread_t target;
+	_Atomic long begun; /* mprotect calls the target has begun */
+	long wait_calls;    /* the canceller waits for this many */
+	long spins;         /* and then spins this many times */
+	struct failure fail;
+};
+
+static void *cancel_target(void *arg)
+{
+	struct cancel_job *j = arg;
+	for (long i = 0; i < CANCEL_CALLS; i++) {
+		atomic_store(&j->begun, i + 1);
+		int prot = i & 1 ? PROT_READ : PROT_READ | PROT_WRITE;
+		if (mprotect(j->base, CANCEL_PAGES * pg, prot))
+			record(&j->fail, "mprotect call %ld: %s", i + 1, strerrorname_np(errno));
+		/* the loop's only cancellation point outside the shim */
+		pthread_testcancel();
+	}
+	return NULL;
+}
+
+static void *canceller(void *arg)
+{
+	struct cancel_job *j = arg;
+	for (long n = 0; n < 100L * 1000 * 1000 && atomic_load(&j->begun) < j->wait_calls; n++)
+		sched_yield();
+	for (volatile long n = 0; n < j->spins; n++)
+		;
+	int e = pthread_cancel(j->target);
+	if (e)
+		record(&j->fail, "pthread_cancel: %s", strerrorname_np(e));
+	return NULL;
+}
+
+/* The calling thread's cancellation state, left as it was. */
+static int cancel_state(void)
+{
+	int old;
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	pthread_setcancelstate(old, NULL);
+	return old;
+}
+
+static void sc_cancel(long rounds)
+{
+	char *p = map_pages(CANCEL_PAGES);
+	for (size_t i = 0; i < CANCEL_PAGES; i++)
+		memset(p + i * pg, (int)(i + 1), pg);
+	for (size_t i = 0; i < CANCEL_PAGES; i += 2)
+		if (madvise(p + i * pg, pg, MADV_GUARD_INSTALL))
+			setup_failed("madvise(page %zu, GUARD_INSTALL)", i);
+	struct failure fail = { 0 }, target_fail = { 0 };
+	long cancelled = 0, returned = 0, calls = 0;
+	for (long round = 0; round < rounds; round++) {
+		struct cancel_job j = {
+			.base = p,
+			.wait_calls = 1 + round % 3,
+			.spins = (long)(((uint64_t)round * 2654435761u) % 50000),
+		};
+		pthread_t c;
+		if (pthread_create(&j.target, NULL, cancel_target, &j) ||
+		    pthread_create(&c, NULL, canceller, &j))
+			setup_failed("pthread_create");
+		void *res;
+		pthread_join(c, NULL);
+		pthread_join(j.target, &res);
+		calls += atomic_load(&j.begun);
+		if (res == PTHREAD_CANCELED)
+			cancelled++;
+		else
+			record(&fail, "round %ld: the target was not cancelled (%ld calls)", round,
+			       atomic_load(&j.begun));
+		if (j.fail.count)
+			record(&target_fail, "round %ld: %s", round, j.fail.first);
+		errno = 0;
+		if (mprotect(p, CANCEL_PAGES * pg, PROT_READ) == 0 && errno == 0)
+			returned++;
+		else
+			record(&fail, "round %ld: main's mprotect: %s", round, strerrorname_np(errno));
+	}
+	check(cancelled == rounds, "cancel: the target ended cancelled in each of %ld rounds "
+	      "(%ld mprotect calls begun)", rounds, calls);
+	check(returned == rounds, "cancel: main's mprotect over the guards returned 0, errno "
+	      "kept, after each round");
+	show_failure("main", &fail);
+	check(target_fail.count == 0, "cancel: every mprotect of the targets returned 0");
+	show_failure("targets", &target_fail);
+
+	size_t bad = 0;
+	for (size_t i = 0; i < CANCEL_PAGES; i++) {
+		char c;
+		bool ok = readable(p + i * pg, &c);
+		if (i % 2 ? !ok || !all_byte(p + i * pg, pg, (char)(i + 1)) : ok)
+			bad++;
+	}
+	check(bad == 0, "cancel: each guard page faults, each page between reads its data "
+	      "(%zu wrong)", bad);
+
+	/* fork takes the guard lock in its handlers, and the child gives it
+	 * back before the fork table's: both ends keep cancellation enabled */
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(cancel_state() == PTHREAD_CANCEL_ENABLE ? 0 : 1);
+	int st;
+	check(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "cancel: a fork returns, and its child has cancellation enabled");
+	check(cancel_state() == PTHREAD_CANCEL_ENABLE, "cancel: so has the parent, after fork");
+
+	int r = madvise(p, CANCEL_PAGES * pg, MADV_GUARD_REMOVE);
+	size_t back = 0;
+	for (size_t i = 0; i < CANCEL_PAGES; i += 2) {
+		char c;
+		if (readable(p + i * pg, &c) && all_byte(p + i * pg, pg, 0))
+			back++;
+	}
+	check(r == 0 && back == CANCEL_PAGES / 2,
+	      "cancel: GUARD_REMOVE returns 0, each guard page readable and empty");
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static const struct {
@@ -1285,6 +1422,8 @@ static const struct {
 	  "and are never the shim's" },
 	{ "guards", "OPS", "OPS GUARD_INSTALL/REMOVE and OPS mprotect calls race while a "
 	  "thread reads a guard page and another forks" },
+	{ "cancel", "ROUNDS", "ROUNDS threads cancelled inside mprotect over guard pages; "
+	  "mprotect from another thread still returns" },
 	{ "exit-code", "N", "exit with status N (the program vfork and posix_spawn run)" },
 };
 
@@ -1370,6 +1509,8 @@ int main(int argc, char **argv)
 		sc_fork_fds(number(pos[1], 1, 1000L * 1000));
 	else if (!strcmp(report_subcmd, "guards") && npos == 2)
 		sc_guards(number(pos[1], 1, 100L * 1000 * 1000));
+	else if (!strcmp(report_subcmd, "cancel") && npos == 2)
+		sc_cancel(number(pos[1], 1, 1000L * 1000));
 	else {
 		usage(stderr);
 		return 2;

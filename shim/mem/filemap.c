@@ -1,6 +1,6 @@
 /* File-backed mappings: finding the file behind a mapping, re-mapping a
- * private file mapping from its file (MADV_DONTNEED where mremap cannot), and
- * punching holes for MADV_REMOVE.
+ * private file mapping from its file (MADV_DONTNEED where mremap cannot); the
+ * files MADV_REMOVE punches holes in (emulate/remove.c).
  *
  * A mapping names its file by path, device and inode.  A path can since have
  * been renamed, replaced or deleted, so whatever is opened is accepted only if
@@ -108,7 +108,7 @@ static int open_map_files(const struct vma *v, int flags)
 }
 
 /* A descriptor on the mapping's own file, or -errno. */
-static int open_mapped_file(const struct vma *v, int flags)
+int open_mapped_file(const struct vma *v, int flags)
 {
 	if (v->kind != VMA_FILE || !v->inode)
 		return -ENOENT;
@@ -135,33 +135,4 @@ long remap_private_file(const struct vma *v, uintptr_t from, uintptr_t to)
 		outcome_how("file-remap", to - from);
 	close(fd);
 	return r;
-}
-
-/* Linux's madvise_remove: locked or anonymous memory is EINVAL, a mapping
- * that cannot write its file shared is EACCES, else a hole is punched and the
- * file system's answer returned. */
-static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
-{
-	(void)arg;
-	if (v->locked || v->kind != VMA_FILE)
-		return -EINVAL;
-	if (!v->shared || !(v->mayprot & PROT_WRITE))
-		return -EACCES;
-	int fd = open_mapped_file(v, O_RDWR);
-	if (fd < 0)
-		return SHIM_PASS; /* shared anonymous memory has no file to open */
-	long r = 0;
-	off_t offset = (off_t)(v->offset + (from - v->start));
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-		      (off_t)(to - from)) != 0)
-		r = -errno;
-	else
-		outcome_how("punch-hole", to - from);
-	close(fd);
-	return r;
-}
-
-long emulate_remove(uintptr_t start, uintptr_t end)
-{
-	return vma_walk(start, end, VMA_NEED_FLAGS | VMA_NEED_PATH, visit_remove, NULL);
 }

@@ -17,8 +17,6 @@
 #include "rawsys.h"
 #include "shim.h"
 
-bool shim_observing;
-__thread struct outcome *shim_outcome __attribute__((tls_model("initial-exec")));
 
 static int log_fd = -1;
 static bool log_per_pid;           /* the path has %p: reopened after fork */

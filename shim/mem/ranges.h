@@ -18,6 +18,8 @@ struct range {
 
 struct range_set {
 	_Atomic int lock;
+	_Atomic unsigned long owner; /* pthread_self() of the holder, 0 when free */
+	unsigned depth;              /* the holder's nesting */
 	_Atomic size_t count;    /* readable without the lock: 0 means empty */
 	struct range r[RANGES_MAX];
 };
@@ -27,11 +29,29 @@ struct range_set {
 void futex_mutex_lock(_Atomic int *word);
 void futex_mutex_unlock(_Atomic int *word);
 
+/* What taking the lock changed on this thread, for giving it back. */
+struct ranges_held {
+	sigset_t mask;  /* the signal mask before */
+	int cancel;     /* the cancellation state before, or RANGES_CANCEL_KEPT */
+};
+#define RANGES_CANCEL_KEPT (-1)
+
 /* The lock blocks every signal on this thread while held, so a signal
- * handler that advises cannot deadlock on its own thread; fork handlers take
- * it so a child never inherits it held. */
-void ranges_lock(struct range_set *s, sigset_t *saved);
-void ranges_unlock(struct range_set *s, const sigset_t *saved);
+ * handler that advises cannot deadlock on its own thread, and disables the
+ * thread's cancellation: its holders open and read /proc files, which are
+ * cancellation points, and a thread cancelled there would be gone with the
+ * lock still held, for every later caller to wait on forever.  Both states
+ * are saved in *h and put back by ranges_unlock.  The holder may take it
+ * again: fork handlers take it so a child never inherits it held, and the
+ * handlers other code registered with pthread_atfork run while fork holds
+ * it and may unmap or mprotect memory.  No allocation and no other lock:
+ * callable from a signal handler. */
+void ranges_lock(struct range_set *s, struct ranges_held *h);
+/* The same, leaving the cancellation state alone (h->cancel is then
+ * RANGES_CANCEL_KEPT), for a caller that keeps cancellation disabled by
+ * other means for as long as it holds the lock. */
+void ranges_lock_keep_cancel(struct range_set *s, struct ranges_held *h);
+void ranges_unlock(struct range_set *s, const struct ranges_held *h);
 
 /* Gives [start, end) the value; 0 or -ENOMEM when the set has no room for
  * the result (nothing changed then). */

@@ -8,6 +8,11 @@
 
 #include "shim.h"
 
+enum shim_mode shim_mode = MODE_AUTO;
+/* set by core/observe.c: with a trace or statistics on, no call may take
+ * the fast path, which records nothing */
+bool shim_observing;
+
 #define EMULATION_SLOT(n, v, a, b, c, cls, emu) [v] = EMU_##emu + 1,
 const unsigned char shim_emulation[ADVICE_SLOTS] = {
 	MADVISE_ADVICE_TABLE(EMULATION_SLOT)
@@ -94,7 +99,7 @@ static long probe_advice(int advice)
 		len = 2u << 20;
 		map_len = 2 * len;
 	}
-	char *p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	char *p = real_mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return PROBE_UNDECIDED;
 	uintptr_t start = ((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1);
@@ -102,7 +107,7 @@ static long probe_advice(int advice)
 	for (size_t off = 0; advice == MADV_COLLAPSE && off < len; off += page)
 		((volatile char *)start)[off] = 1;
 	long r = real_madvise(start, len, advice);
-	munmap(p, map_len);
+	real_munmap(p, map_len);
 	return r;
 }
 
@@ -124,14 +129,14 @@ static bool zeroes_for_real(int advice)
 	size_t page = shim_page_size();
 	int flags = advice == MADV_REMOVE ? MAP_SHARED | MAP_ANONYMOUS :
 		    MAP_PRIVATE | MAP_ANONYMOUS;
-	volatile unsigned char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, flags, -1, 0);
+	volatile unsigned char *p = real_mmap(NULL, page, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return true; /* cannot tell: believe the kernel */
 	p[0] = 0xa5;
 	p[page - 1] = 0x5a;
 	bool zeroed = real_madvise((uintptr_t)p, page, advice) != 0 ||
 		      (p[0] == 0 && p[page - 1] == 0);
-	munmap((void *)p, page);
+	real_munmap((void *)p, page);
 	return zeroed;
 }
 
@@ -185,3 +190,4 @@ enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 	set_fast(advice, st);
 	return st;
 }
+

@@ -18,6 +18,8 @@
 
 #include "shim.h"
 
+enum shim_lookup shim_lookup = LOOKUP_AUTO;
+
 struct walker {
 	uintptr_t addr, end;
 	bool hole, done;
@@ -327,7 +329,7 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 	size_t line_cap = sizeof small_line;
 	char *scratch = NULL;
 	if (paths) {
-		scratch = mmap(NULL, 2 * PATH_SCRATCH, PROT_READ | PROT_WRITE,
+		scratch = real_mmap(NULL, 2 * PATH_SCRATCH, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (scratch == MAP_FAILED)
 			return SHIM_PASS;
@@ -339,7 +341,7 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 		      O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (scratch)
-			munmap(scratch, 2 * PATH_SCRATCH);
+			real_munmap(scratch, 2 * PATH_SCRATCH);
 		return SHIM_PASS;
 	}
 	char small_chunk[512];
@@ -400,10 +402,15 @@ static long walk_maps_file(struct walker *w, bool smaps, bool paths)
 		atomic_store_explicit(&big_chunk_busy, false, memory_order_release);
 	close(fd);
 	if (scratch)
-		munmap(scratch, 2 * PATH_SCRATCH);
+		real_munmap(scratch, 2 * PATH_SCRATCH);
 	return res ? res : walker_finish(w);
 }
 
+/* Returns the first nonzero result of visit, else -ENOMEM where the range has
+ * a hole, else 0; or SHIM_PASS when the lookup could not be made, or not
+ * finished (a file that cannot be opened or read, a query that fails), as a
+ * visitor may return it for a mapping it cannot handle.  No -errno and no
+ * other stopping value of a visitor equals SHIM_PASS (shim.h). */
 long vma_walk(uintptr_t start, uintptr_t end, int need, vma_visit_fn visit,
 	      void *arg)
 {

@@ -14,6 +14,10 @@
 #include "rawsys.h"
 #include "shim.h"
 
+/* The call being observed on this thread: every layer notes in it what it
+ * did (outcome_how), core/observe.c formats it. */
+__thread struct outcome *shim_outcome __attribute__((tls_model("initial-exec")));
+
 #define WRAP(name, ret, params) ret (*_Atomic next_##name) params;
 #include "wrapped.def"
 #undef WRAP

@@ -32,7 +32,7 @@ static long pipe_setup(struct populate *p)
 	size_t len = PIPE_PAGES * shim_page_size();
 	if (pipe2(p->pipe, O_CLOEXEC) != 0)
 		return -errno;
-	p->drain = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	p->drain = real_mmap(NULL, len, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p->drain == MAP_FAILED) {
 		p->drain = NULL;
@@ -47,7 +47,7 @@ static void pipe_teardown(struct populate *p)
 {
 	if (!p->drain)
 		return;
-	munmap(p->drain, PIPE_PAGES * shim_page_size());
+	real_munmap(p->drain, PIPE_PAGES * shim_page_size());
 	close(p->pipe[0]);
 	close(p->pipe[1]);
 }

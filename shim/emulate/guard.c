@@ -17,20 +17,26 @@
 
 static struct range_set guards;
 
-/* Called by fork.c's handlers, around its own lock. */
-static sigset_t fork_saved;
-void guard_atfork_prepare(void) { ranges_lock(&guards, &fork_saved); }
-void guard_atfork_parent(void) { ranges_unlock(&guards, &fork_saved); }
+/* Called by fork.c's handlers, around its own lock, whose hold() disables
+ * cancellation from just after this taking until just before the giving
+ * back, with no cancellation point in between (fork is none).  The guard
+ * lock leaves the cancellation state alone here: had it disabled it,
+ * hold() would save that DISABLE as the state to put back, and the child,
+ * whose handler gives the guard lock back before hold()'s release, would
+ * go on with cancellation disabled for good. */
+static struct ranges_held fork_held;
+void guard_atfork_prepare(void) { ranges_lock_keep_cancel(&guards, &fork_held); }
+void guard_atfork_parent(void) { ranges_unlock(&guards, &fork_held); }
 
 /* The child frees the lock before the fork table's, for guard_lift, with
  * every signal still blocked until the child handler is done; the mask the
  * program had goes to *mask, for that handler to put back last. */
 void guard_atfork_child(sigset_t *mask)
 {
-	sigset_t all;
-	sigfillset(&all);
-	*mask = fork_saved;
-	ranges_unlock(&guards, &all);
+	struct ranges_held keep = { .cancel = RANGES_CANCEL_KEPT };
+	sigfillset(&keep.mask);
+	*mask = fork_held.mask;
+	ranges_unlock(&guards, &keep);
 }
 
 /* The program unmapped or replaced [start, end): its guards went with it. */
@@ -38,7 +44,7 @@ void guard_forget(uintptr_t start, uintptr_t end)
 {
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return;
-	sigset_t saved;
+	struct ranges_held saved;
 	ranges_lock(&guards, &saved);
 	ranges_remove(&guards, start, end);
 	ranges_unlock(&guards, &saved);
@@ -51,7 +57,7 @@ void guard_lift(uintptr_t from, uintptr_t to)
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return;
 	struct range g;
-	sigset_t saved;
+	struct ranges_held saved;
 	ranges_lock(&guards, &saved);
 	for (uintptr_t at = from; at < to && ranges_find(&guards, at, to, &g, 1); at = g.end) {
 		raw_syscall(SYS_mprotect, g.start, g.end - g.start, g.value);
@@ -68,7 +74,7 @@ void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old)
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return;
 	struct range g;
-	sigset_t saved;
+	struct ranges_held saved;
 	ranges_lock(&guards, &saved);
 	ranges_remove(&guards, new, new + len);
 	/* Piece by piece, so that every record moves however many there are;
@@ -88,14 +94,23 @@ void guard_move(uintptr_t old, uintptr_t new, size_t len, bool keep_old)
 #define PROT_GROWSUP 0
 #endif
 
+/* The mapping at an address, if the lookup found it: found, not the walk's
+ * result, says so, since a walk can end without a visit for more than one
+ * reason (nothing mapped there, or a lookup that could not be made). */
+struct bounds {
+	uintptr_t start, end;
+	bool found;
+};
+
 static long visit_bounds(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
 {
-	uintptr_t *bounds = arg;
+	struct bounds *b = arg;
 	(void)from;
 	(void)to;
-	bounds[0] = v->start;
-	bounds[1] = v->end;
-	return 1; /* the first mapping is the one asked about */
+	b->start = v->start;
+	b->end = v->end;
+	b->found = true;
+	return 1; /* the first mapping is the one asked about: stop there */
 }
 
 static long visit_mayprot(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
@@ -121,6 +136,13 @@ static int protect_guard_part(int (*next)(void *, size_t, int), uintptr_t from, 
 		return -1;
 	if (access) {
 		long r = vma_walk(from, to, VMA_NEED_FLAGS, visit_mayprot, &access);
+		/* smaps could not be read (no descriptor free): whether the
+		 * kernel would refuse is unknown, so the guard keeps its record
+		 * and the call ends here, with ENOMEM, the kernel's own error
+		 * when it lacks the resources for a change, the parts before
+		 * changed as it would leave them */
+		if (r == SHIM_PASS)
+			r = -ENOMEM;
 		if (r) {
 			errno = (int)-r;
 			return -1;
@@ -163,20 +185,37 @@ static int protect_around_guards(int (*next)(void *, size_t, int), uintptr_t fro
 	return r;
 }
 
+/* The kernel applies the protection down to the start (up to the end) of the
+ * mapping at from: to its guards there too, which are put back after the
+ * call.  So the shim must know where that mapping starts, and asks before
+ * the call: a lookup that failed after it (no descriptor free for
+ * /proc/self/maps, say) would leave guards opened below from that nothing
+ * could tell from the others.  Closing every guard below from again would
+ * keep them all, but the records of those the kernel reached would keep
+ * their old protection, and GUARD_REMOVE would give back one the program
+ * had changed.  So a failed lookup fails the call before anything changes,
+ * with ENOMEM, the kernel's own answer when it lacks the resources for a
+ * change: every guard and every record stay true. */
 static int protect_growing(int (*next)(void *, size_t, int), uintptr_t from, uintptr_t to,
 			   int prot)
 {
+	struct bounds b = { .found = false };
+	long l = vma_walk(from, from + shim_page_size(), 0, visit_bounds, &b);
+	if (!b.found && l != -ENOMEM) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Not found with ENOMEM: nothing is mapped at from, and the kernel
+	 * gives its own error.  Should the call succeed all the same (another
+	 * thread mapped it meanwhile), the guards in [from, to) are kept. */
 	int r = next((void *)from, to - from, prot);
 	if (r)
 		return r;
-	/* the kernel applies the protection down to the start (up to the end)
-	 * of the mapping: its guards there too */
-	uintptr_t bounds[2];
-	if (vma_walk(from, from + shim_page_size(), 0, visit_bounds, bounds) == 1) {
+	if (b.found) {
 		if (prot & PROT_GROWSDOWN)
-			from = bounds[0];
+			from = b.start;
 		else
-			to = bounds[1] > to ? bounds[1] : to;
+			to = b.end > to ? b.end : to;
 	}
 	prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP); /* no protection to give back */
 	struct range g;
@@ -217,7 +256,7 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 	    (from & (page - 1)))
 		return next(addr, len, prot);
 	struct range g;
-	sigset_t saved;
+	struct ranges_held saved;
 	ranges_lock(&guards, &saved);
 	int r;
 	/* With the lock held before the lookup: a GUARD_INSTALL in another
@@ -239,7 +278,7 @@ uintptr_t guard_first_in(uintptr_t from, uintptr_t to, int *prot)
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return to;
 	struct range first;
-	sigset_t saved;
+	struct ranges_held saved;
 	ranges_lock(&guards, &saved);
 	size_t n = ranges_find(&guards, from, to, &first, 1);
 	ranges_unlock(&guards, &saved);
@@ -283,7 +322,7 @@ static long visit_install(const struct vma *v, uintptr_t from, uintptr_t to, voi
 	if (v->locked || v->kind == VMA_SPECIAL || v->kind == VMA_PFNMAP)
 		return -EINVAL;
 	struct range g;
-	sigset_t saved;
+	struct ranges_held saved;
 	long r = 0;
 	ranges_lock(&guards, &saved);
 	for (uintptr_t at = from; !r && at < to;) {
@@ -305,7 +344,7 @@ static long visit_remove(const struct vma *v, uintptr_t from, uintptr_t to, void
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0)
 		return 0;
 	struct range g;
-	sigset_t saved;
+	struct ranges_held saved;
 	long r = 0;
 	ranges_lock(&guards, &saved);
 	for (uintptr_t at = from; !r && at < to && ranges_find(&guards, at, to, &g, 1);

@@ -52,25 +52,75 @@ void futex_mutex_unlock(_Atomic int *word)
 	VALGRIND_HG_MUTEX_UNLOCK_POST(word);
 }
 
-void ranges_lock(struct range_set *s, sigset_t *saved)
+static void block_signals(struct ranges_held *h)
 {
 	sigset_t all;
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, saved);
-	futex_mutex_lock(&s->lock);
-	/* count is an atomic read without the lock (0: nothing to look at),
-	 * which helgrind, not knowing relaxed atomics, takes for a race; told
-	 * here, before any write to it, which only a holder of the lock makes.
-	 * The ranges themselves stay checked: a change to the set without the
-	 * lock still shows as a race on r. */
-	ANNOTATE_BENIGN_RACE_SIZED(&s->count, sizeof s->count,
-				   "read without the lock to see that the set is empty");
+	pthread_sigmask(SIG_SETMASK, &all, &h->mask);
 }
 
-void ranges_unlock(struct range_set *s, const sigset_t *saved)
+/* Takes the lock, or counts one more taking by its holder: only the thread
+ * that stored its id can find it in owner (a relaxed read: any other thread
+ * sees another id or 0, never its own). */
+static void take(struct range_set *s)
 {
-	futex_mutex_unlock(&s->lock);
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
+	unsigned long self = (unsigned long)pthread_self();
+	if (atomic_load_explicit(&s->owner, memory_order_relaxed) == self) {
+		s->depth++;
+		return;
+	}
+	futex_mutex_lock(&s->lock);
+	/* count and owner are atomics read without the lock (count 0: nothing
+	 * to look at; owner: is it mine), which helgrind, not knowing relaxed
+	 * atomics, takes for races; told here, before any write to them, which
+	 * only a holder of the lock makes.  The ranges themselves stay
+	 * checked: a change to the set without the lock still shows as a race
+	 * on r. */
+	ANNOTATE_BENIGN_RACE_SIZED(&s->count, sizeof s->count,
+				   "read without the lock to see that the set is empty");
+	ANNOTATE_BENIGN_RACE_SIZED(&s->owner, sizeof s->owner,
+				   "read without the lock to tell a nested taking");
+	atomic_store_explicit(&s->owner, self, memory_order_relaxed);
+	s->depth = 1;
+}
+
+/* Signals are blocked first and unblocked last, so that a handler that
+ * advises never runs on this thread between the two changes and finds the
+ * cancellation state half set.  Cancellation is disabled before the lock is
+ * taken, as fork.c's hold() does, so that no moment has the lock held and
+ * cancellation on: a thread of asynchronous cancellation type could be
+ * cancelled in any such moment.  pthread_setcancelstate is not on POSIX's
+ * list of async-signal-safe functions, but glibc's is a compare-and-swap on
+ * the calling thread's own word, with no lock, which a handler interrupting
+ * it cannot break (fork.c relies on it the same way). */
+void ranges_lock(struct range_set *s, struct ranges_held *h)
+{
+	block_signals(h);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &h->cancel);
+	take(s);
+}
+
+void ranges_lock_keep_cancel(struct range_set *s, struct ranges_held *h)
+{
+	block_signals(h);
+	h->cancel = RANGES_CANCEL_KEPT;
+	take(s);
+}
+
+void ranges_unlock(struct range_set *s, const struct ranges_held *h)
+{
+	if (--s->depth == 0) {
+		atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+		futex_mutex_unlock(&s->lock);
+	}
+	/* Enabling it again does not act on a cancellation asked for
+	 * meanwhile (for a thread of the default, deferred type): that waits
+	 * for the thread's next cancellation point, outside the lock.  The
+	 * state put back is the one found, so a nested taking leaves
+	 * cancellation disabled for the outer one. */
+	if (h->cancel != RANGES_CANCEL_KEPT)
+		pthread_setcancelstate(h->cancel, NULL);
+	pthread_sigmask(SIG_SETMASK, &h->mask, NULL);
 }
 
 static size_t count(const struct range_set *s)

@@ -10,8 +10,6 @@
 #include "next.h"
 #include "shim.h"
 
-enum shim_mode shim_mode = MODE_AUTO;
-enum shim_lookup shim_lookup = LOOKUP_AUTO;
 
 struct option_def {
 	const char *env;

@@ -371,76 +371,25 @@ static const char *advice_call(int advice)
 
 /* ---------------- wiping a range in the child ---------------- */
 
-enum { WIPE_UNKNOWN, WIPE_DONTUNMAP, WIPE_REMAP };
-static _Atomic int wipe_method;
-
-/* Learnt in the parent, when WIPEONFORK is first emulated, so that the child
- * does not have to find out. */
-static void learn_wipe_method(void)
+/* Whether mremap can empty private anonymous memory is learnt in the parent,
+ * when WIPEONFORK is first emulated, so that the child does not have to
+ * find out (empty.c). */
+static bool wipe_can_move(void)
 {
-	if (atomic_load_explicit(&wipe_method, memory_order_relaxed) != WIPE_UNKNOWN)
-		return;
-	int saved = errno;
-	size_t page = shim_page_size();
-	int method = WIPE_REMAP;
-	void *p = real_mmap(NULL, page, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p != MAP_FAILED) {
-		void *q = real_mremap(p, page, page, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
-		if (q != MAP_FAILED) {
-			method = WIPE_DONTUNMAP;
-			real_munmap(q, page);
-		}
-		real_munmap(p, page);
-	}
-	atomic_store_explicit(&wipe_method, method, memory_order_relaxed);
-	errno = saved;
-}
-
-/* The pages move away (and are dropped); the mapping stays as it was. */
-static long wipe_dontunmap(uintptr_t from, uintptr_t to)
-{
-	const size_t chunk = (size_t)64 << 20;
-	for (uintptr_t a = from; a < to;) {
-		size_t len = to - a;
-		void *moved = real_mremap((void *)a, len, len,
-					  MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
-		if (moved == MAP_FAILED && errno == ENOMEM && len > chunk) {
-			len = chunk; /* no room for the whole copy: in pieces */
-			moved = real_mremap((void *)a, len, len,
-					    MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
-		}
-		if (moved == MAP_FAILED)
-			return -errno;
-		real_munmap(moved, len);
-		a += len;
-	}
-	return 0;
-}
-
-/* Fresh zero pages over the range, with the flags smaps showed. */
-static long wipe_remap(const struct vma *v, uintptr_t from, uintptr_t to)
-{
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-	if (v->noreserve)
-		flags |= MAP_NORESERVE;
-	if (v->growsdown)
-		flags |= MAP_GROWSDOWN;
-	if (real_mmap((void *)from, to - from, v->prot, flags, -1, 0) == MAP_FAILED)
-		return -errno;
-	return 0;
+	return empty_known_move(false) == FACT_YES;
 }
 
 static long visit_remap(const struct vma *v, uintptr_t from, uintptr_t to, void *arg)
 {
 	(void)arg;
-	return wipe_remap(v, from, to);
+	return empty_remap(v, from, to);
 }
 
+/* As the kernel wipes: the pages go, the mapping and its flags stay. */
 static long wipe_piece(const struct vma *v, uintptr_t from, uintptr_t to)
 {
-	if (atomic_load_explicit(&wipe_method, memory_order_relaxed) == WIPE_DONTUNMAP) {
-		long r = wipe_dontunmap(from, to);
+	if (wipe_can_move()) {
+		long r = empty_move(from, to, true);
 		if (r != -EINVAL)
 			return r;
 	}
@@ -448,7 +397,7 @@ static long wipe_piece(const struct vma *v, uintptr_t from, uintptr_t to)
 		long r = vma_walk(from, to, VMA_NEED_FLAGS, visit_remap, NULL);
 		return r == -ENOMEM ? 0 : r;
 	}
-	return wipe_remap(v, from, to);
+	return empty_remap(v, from, to);
 }
 
 /* Walks the mappings under the WIPEONFORK ranges of t (in address order),
@@ -522,7 +471,7 @@ static void child_apply(void)
 	struct wipe_walk w = { .t = t, .out = out };
 	if (wipe) {
 		long r;
-		if (atomic_load_explicit(&wipe_method, memory_order_relaxed) == WIPE_DONTUNMAP) {
+		if (wipe_can_move()) {
 			/* a lookup per range: the ioctl visits only its mappings */
 			r = 0;
 			for (size_t i = 0; i < t->n && (r == 0 || r == -ENOMEM); i++)
@@ -677,7 +626,7 @@ long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice)
 		break;
 	case MADV_WIPEONFORK:
 		a.set = F_WIPE;
-		learn_wipe_method();
+		empty_can_move(false); /* learnt here, for the child */
 		break;
 	case MADV_KEEPONFORK:
 		a.clear = F_WIPE;
