@@ -175,7 +175,7 @@ stress() {
 	stress sim-remap guards 5000
 }
 
-# ---- 1c. cancellation inside the guard lock ------------------------------------------------
+# ---- 1c. cancellation and re-entry inside the guard lock ------------------------------------
 # Each round a thread loops mprotect over 8 emulated guard parts (the shim
 # reads smaps for each, under its guard lock) and another cancels it, at the
 # thread's 1st to 3rd call after a varying spin; then the main thread's
@@ -188,9 +188,9 @@ stress() {
 # stress_hang_killed VARIANT SUBCOMMAND ARGS...: as stress, but a run still
 # going after 120 s (about a second of work: a hang guard, not a timing
 # assertion) is killed with SIGKILL, it and everything in its process group.
-# A program waiting on the guard lock has every signal blocked (the lock's
-# holder blocks them), so timeout's SIGTERM would end only the shell around
-# it and leave it running, holding bats' output pipe open for good.
+# A program waiting on the guard lock has every signal blocked (ranges_lock
+# blocks them before it waits), so timeout's SIGTERM would end only the shell
+# around it and leave it running, holding bats' output pipe open for good.
 stress_hang_killed() {
 	local variant=$1
 	shift
@@ -240,7 +240,7 @@ stress_hang_killed_env() {
 # Each maps and unmaps a page, which the shim's munmap follows under the
 # guard lock while emulated guards exist: a lock its holder cannot take
 # again makes that fork wait for itself, for good.
-@test "cancel: atfork handlers of other code unmap memory while fork holds the guard lock [sim]" {
+@test "guard lock: atfork handlers of other code unmap memory while fork holds it [sim]" {
 	local src="$BATS_TEST_TMPDIR/atfork.c" lib="$BATS_TEST_TMPDIR/libatfork.so"
 	cat >"$src" <<'EOF'
 /* fork handlers registered before the shim's, each mapping and unmapping a
