@@ -239,4 +239,11 @@ static inline size_t shim_page_size(void)
 	return (size_t)getauxval(AT_PAGESZ);
 }
 
+/* len rounded up to whole pages, as the kernel does; 0 where that wraps */
+static inline size_t shim_page_round(size_t len)
+{
+	size_t page = shim_page_size();
+	return (len + page - 1) & ~(page - 1);
+}
+
 #endif

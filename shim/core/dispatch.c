@@ -40,7 +40,7 @@ static int check_args(uintptr_t start, size_t len, int emu, uintptr_t *end)
 		return -EINVAL;
 	if (start & (page - 1))
 		return -EINVAL;
-	size_t rounded = (len + page - 1) & ~(page - 1);
+	size_t rounded = shim_page_round(len);
 	if (len && !rounded)
 		return -EINVAL;
 	*end = start + rounded;

@@ -650,12 +650,6 @@ long emulate_fork_advice(uintptr_t start, uintptr_t end, int advice)
 
 /* ---------------- following the mappings ---------------- */
 
-static size_t page_round(size_t len)
-{
-	size_t page = shim_page_size();
-	return (len + page - 1) & ~(page - 1);
-}
-
 static bool is_error(intptr_t r)
 {
 	return r == -1;
@@ -672,7 +666,7 @@ static intptr_t refuse(const struct held *h, const char *call)
 /* munmap(addr, len): the ranges inside are forgotten. */
 intptr_t fork_track_unmap(uintptr_t addr, size_t len, map_op_fn op, void *arg)
 {
-	size_t rounded = page_round(len);
+	size_t rounded = shim_page_round(len);
 	uintptr_t end = addr + rounded;
 	if (!rounded || end < addr)
 		return op(arg); /* the kernel refuses it */
@@ -698,7 +692,7 @@ intptr_t fork_track_unmap(uintptr_t addr, size_t len, map_op_fn op, void *arg)
  * stale range can be recorded. */
 intptr_t fork_track_map(uintptr_t addr, size_t len, bool fixed, map_op_fn op, void *arg)
 {
-	size_t rounded = page_round(len);
+	size_t rounded = shim_page_round(len);
 	if (!rounded || (fixed && addr + rounded < addr))
 		return op(arg);
 	if (fixed)
@@ -729,7 +723,7 @@ intptr_t fork_track_map(uintptr_t addr, size_t len, bool fixed, map_op_fn op, vo
 intptr_t fork_track_remap(uintptr_t old, size_t old_len, size_t new_len, int flags,
 			  uintptr_t new_addr, map_op_fn op, void *arg)
 {
-	size_t os = page_round(old_len), ns = page_round(new_len);
+	size_t os = shim_page_round(old_len), ns = shim_page_round(new_len);
 	if ((old_len && !os) || !ns || old + os < old)
 		return op(arg);
 	size_t page = shim_page_size();

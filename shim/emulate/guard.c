@@ -250,7 +250,7 @@ SHIM_EXPORT int mprotect(void *addr, size_t len, int prot)
 	if (!next)
 		next = raw_mprotect;
 	size_t page = shim_page_size();
-	uintptr_t from = (uintptr_t)addr, to = from + ((len + page - 1) & ~(page - 1));
+	uintptr_t from = (uintptr_t)addr, to = from + shim_page_round(len);
 	/* an empty, unaligned or wrapping range is the kernel's to refuse */
 	if (atomic_load_explicit(&guards.count, memory_order_relaxed) == 0 || to <= from ||
 	    (from & (page - 1)))

@@ -90,15 +90,9 @@ static intptr_t call_mremap(void *arg)
  * After a successful call, what it unmapped or replaced loses its emulated
  * guards too (guard.c; one relaxed load while there are none). */
 
-static size_t round_len(size_t len)
-{
-	size_t page = shim_page_size();
-	return (len + page - 1) & ~(page - 1);
-}
-
 static void forget_guards(uintptr_t start, size_t len)
 {
-	size_t rounded = round_len(len);
+	size_t rounded = shim_page_round(len);
 	if (!rounded || start + rounded < start)
 		return;
 	int saved = errno;
@@ -119,14 +113,14 @@ static void *remapped(void *p, void *old, size_t old_len, size_t new_len, int fl
 		return p;
 	if (p != old) {
 		int saved = errno;
-		size_t moved = round_len(old_len < new_len ? old_len : new_len);
+		size_t moved = shim_page_round(old_len < new_len ? old_len : new_len);
 		guard_move((uintptr_t)old, (uintptr_t)p, moved, flags & MREMAP_DONTUNMAP);
-		if (!(flags & MREMAP_DONTUNMAP) && round_len(old_len) > moved)
-			guard_forget((uintptr_t)old + moved, (uintptr_t)old + round_len(old_len));
+		if (!(flags & MREMAP_DONTUNMAP) && shim_page_round(old_len) > moved)
+			guard_forget((uintptr_t)old + moved, (uintptr_t)old + shim_page_round(old_len));
 		errno = saved;
-	} else if (round_len(new_len) < round_len(old_len)) {
-		forget_guards((uintptr_t)old + round_len(new_len),
-			      round_len(old_len) - round_len(new_len));
+	} else if (shim_page_round(new_len) < shim_page_round(old_len)) {
+		forget_guards((uintptr_t)old + shim_page_round(new_len),
+			      shim_page_round(old_len) - shim_page_round(new_len));
 	}
 	return p;
 }

@@ -203,7 +203,7 @@ static long check_vector(const struct iovec *iov, size_t vlen)
 	if (end < start)
 		return -EFAULT;
 	size_t page = shim_page_size();
-	long r = vma_walk(start & ~(page - 1), (end + page - 1) & ~(page - 1), 0,
+	long r = vma_walk(start & ~(page - 1), shim_page_round(end), 0,
 			  visit_readable, NULL);
 	if (r == -ENOMEM)
 		return -EFAULT;

@@ -170,7 +170,7 @@ enum advice_state state_learn(int advice, long kernel_result, uintptr_t start,
 		 * call (an empty one included) can reveal a missing advice, and
 		 * the probe confirms.  A malformed one leaves the state alone. */
 		size_t page = shim_page_size();
-		size_t rounded = (len + page - 1) & ~(page - 1);
+		size_t rounded = shim_page_round(len);
 		if (start & (page - 1) || (len && !rounded) || start + rounded < start)
 			return ST_UNKNOWN;
 		long p = probe_advice(advice);
